@@ -1,0 +1,30 @@
+// The `wormsim` command line. Subcommands register themselves (see command_registry.hpp).
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+
+#include "sim/cli/command_registry.hpp"
+#include "sim/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"wormsim: cycle-approximate simulator of the Tenstorrent Wormhole N300"};
+  app.set_version_flag("--version", std::string("wormsim ") + WORMSIM_VERSION);
+  app.require_subcommand(0, 1);
+  wormsim::cli::register_all_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const wormsim::Error& e) {
+    std::cerr << "wormsim: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "wormsim: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  if (argc == 1) {
+    std::cout << app.help();
+    return 0;
+  }
+  return wormsim::cli::exit_status();
+}
