@@ -1,0 +1,45 @@
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "sim/stats.hpp"
+#include "sim/time.hpp"
+
+namespace wormsim::noc {
+
+using sim::Cycle;
+
+// The booked busy intervals of one bandwidth element (a NoC link, an NIU port, a DRAM bank).
+// A transfer books [start, start + duration) at the first gap that starts no earlier than its
+// arrival and is long enough, so a later arrival can use idle time before an earlier booking:
+// contention is work-conserving and no element is ever charged for time it is not used.
+class Timeline {
+ public:
+  // Books `duration` cycles at or after `earliest`; returns the start. `now` lets the
+  // timeline forget intervals that ended before the present (no booking can start earlier).
+  Cycle book(Cycle earliest, Cycle duration, Cycle now);
+
+  std::size_t pending_intervals() const noexcept { return busy_.size(); }
+
+ private:
+  struct Interval {
+    Cycle start;
+    Cycle end;
+  };
+  void forget_before(Cycle now);
+  std::vector<Interval> busy_;  // sorted, disjoint, non-adjacent
+  std::size_t first_live_{0};   // intervals before this index ended in the past
+};
+
+// A bandwidth element: its timeline plus rate, the latency until the next element sees the
+// head of a packet, and statistics.
+struct Element {
+  Timeline timeline;
+  double bytes_per_cycle{0};
+  Cycle latency_after{0};
+  sim::BusyStats* stats{nullptr};
+
+  Cycle duration_for(std::uint64_t bytes) const;
+};
+
+}  // namespace wormsim::noc
