@@ -73,6 +73,8 @@ struct NocSpec {
   double niu_absorb_dram_bytes_per_cycle{0};
   std::uint32_t request_issue_cycles{0};     // RISC cost to issue one NoC command
   std::uint32_t max_outstanding_transactions{0};
+  // Tree traversals a multicast packet spends reserving its path before its data flows.
+  double multicast_path_setup_traversals{0};
 };
 
 struct ComputeSpec {
@@ -106,6 +108,7 @@ struct EthernetSpec {
   std::uint32_t packet_overhead_bytes{0};
   std::uint32_t max_packet_bytes{0};
   std::uint32_t links_reserved_for_dispatch{0};
+  std::vector<Coord> channel_cores;        // NoC0 tile of each Ethernet channel (index = channel)
 };
 
 struct PcieSpec {

@@ -239,9 +239,13 @@ TransferTimes ChipFabric::multicast(NocId noc, Coord source, const Rect& rect, s
     const std::uint64_t wire = wire_bytes(std::min(max_packet, bytes - offset));
     // The tree's links carry the packet in parallel; book each at the head's arrival, taken
     // conservatively as the injection plus one hop per tree level reached so far.
+    // Each packet first reserves its tree path, holding the sender's port for one traversal
+    // of the tree per setup pass before its data streams.
     Element& inject = inject_port(noc, source);
     const Cycle now = engine_.now();
-    const Cycle inject_duration = inject.duration_for(wire);
+    const auto path_setup = static_cast<Cycle>(std::llround(spec_.noc.multicast_path_setup_traversals *
+                                                            static_cast<double>(depth * spec_.noc.hop_latency_cycles)));
+    const Cycle inject_duration = inject.duration_for(wire) + path_setup;
     const Cycle inject_start = inject.timeline.book(inject_at, inject_duration, now);
     inject.stats->busy_cycles += inject_duration;
     inject.stats->units += wire;

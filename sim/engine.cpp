@@ -11,7 +11,9 @@ std::coroutine_handle<> Task::FinalAwaiter::await_suspend(Handle finished) noexc
     promise.owner->process_finished(finished);  // destroys the frame
     return std::noop_coroutine();
   }
-  if (promise.continuation) return promise.continuation;
+  // A child that never suspended returns into its parent's Task::await_suspend, which continues
+  // the parent; one that did suspend resumes the parent by symmetric transfer.
+  if (promise.continuation && !promise.running_inline) return promise.continuation;
   return std::noop_coroutine();
 }
 
@@ -94,7 +96,11 @@ bool Engine::run_until(Cycle limit) {
     if (ready_.empty() && (timed_.empty() || timed_.front().when > limit)) break;
     step();
   }
-  return !ready_.empty() || !timed_.empty();
+  const bool pending = !ready_.empty() || !timed_.empty();
+  // Everything up to `limit` has happened: work started now (spawn, schedule_now, delay) must
+  // not land before `limit`. With nothing pending, now() stays at the last event's time.
+  if (pending && limit > now_) now_ = limit;
+  return pending;
 }
 
 bool Engine::finished(ProcessId process) const {

@@ -35,7 +35,8 @@ class Engine {
 
   // Run until no event is left. Rethrows the first exception a process raised.
   void run();
-  // Run events whose time is <= limit; returns true if events remain.
+  // Run events whose time is <= limit; returns true if events remain, and then now() == limit
+  // (if none remain, now() is the time of the last event).
   bool run_until(Cycle limit);
 
   // Resume `handle` at absolute time `when` (>= now) / at the current time.

@@ -52,7 +52,7 @@ void Resource::grant(std::uint64_t units) {
 }
 
 void Resource::release(std::uint64_t units) {
-  if (units > in_use_) {
+  if (units == 0 || units > in_use_) {
     throw std::logic_error("Resource '" + stats_->name + "': released " + std::to_string(units) +
                            " units but only " + std::to_string(in_use_) + " are in use");
   }
@@ -82,7 +82,10 @@ void Semaphore::wake_waiters() {
   bool taker_blocked = false;
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     if (value_ >= it->target && !(it->takes && taker_blocked)) {
-      if (it->takes) value_ -= it->target;
+      if (it->takes) {
+        value_ -= it->target;
+        --queued_takers_;
+      }
       engine_.schedule_now(it->handle);
       it = waiters_.erase(it);
     } else {

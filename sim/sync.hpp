@@ -99,10 +99,12 @@ class Semaphore {
     Semaphore& sem;
     std::int64_t units;
     bool queued{false};  // if queued, wake_waiters subtracts the units before resuming
-    bool await_ready() const noexcept { return sem.waiters_.empty() && sem.value_ >= units; }
+    // Only queued takers go first; queued watchers (wait_at_least) never block a taker.
+    bool await_ready() const noexcept { return sem.queued_takers_ == 0 && sem.value_ >= units; }
     void await_suspend(std::coroutine_handle<> h) {
       queued = true;
       sem.waiters_.push_back({h, units, true});
+      ++sem.queued_takers_;
     }
     void await_resume() noexcept {
       if (!queued) sem.value_ -= units;
@@ -122,6 +124,7 @@ class Semaphore {
   Engine& engine_;
   std::int64_t value_;
   std::deque<Waiter> waiters_;
+  std::size_t queued_takers_{0};
 };
 
 }  // namespace wormsim::sim

@@ -29,6 +29,7 @@ class [[nodiscard]] Task {
     std::exception_ptr error{};
     Engine* owner{nullptr};  // set when the task is a spawned process
     std::uint32_t process_id{0};
+    bool running_inline{false};  // started by a parent's co_await and not suspended since
 
     Task get_return_object() noexcept { return Task{Handle::from_promise(*this)}; }
     std::suspend_always initial_suspend() const noexcept { return {}; }
@@ -56,11 +57,20 @@ class [[nodiscard]] Task {
   Task& operator=(const Task&) = delete;
   ~Task() { reset(); }
 
-  // Awaiting a task runs it to completion as a child of the awaiting coroutine.
+  // Awaiting a task runs it to completion as a child of the awaiting coroutine. The child starts
+  // at once; if it ends without suspending, the parent just continues (returning false), so a
+  // loop over children that complete synchronously never nests frames on the stack. Symmetric
+  // transfer alone does not guarantee that: GCC only turns it into a tail call when optimising,
+  // and Debug / sanitizer builds overflowed the stack after ~10^5 such children.
   bool await_ready() const noexcept { return !handle_ || handle_.done(); }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
-    handle_.promise().continuation = parent;
-    return handle_;  // symmetric transfer: start the child now, no stack growth
+  bool await_suspend(std::coroutine_handle<> parent) {
+    promise_type& child = handle_.promise();
+    child.continuation = parent;
+    child.running_inline = true;
+    handle_.resume();                  // runs until the child suspends or ends
+    if (handle_.done()) return false;  // ended inline: resume the parent now
+    child.running_inline = false;      // suspended: its final_suspend resumes the parent
+    return true;
   }
   void await_resume() const {
     if (handle_ && handle_.promise().error) std::rethrow_exception(handle_.promise().error);
