@@ -526,6 +526,10 @@ void read_compute(ObjectReader& top, DeviceSpec& spec) {
   require_formats(c.pack_tile_cycles, "/compute/pack_tile_cycles", err);
   c.block_overhead_cycles =
       to_u32(compute.leaf("block_overhead_cycles"), "/compute/block_overhead_cycles/value", err);
+  c.matmul_inner_step_overhead_cycles = to_u32(compute.leaf("matmul_inner_step_overhead_cycles"),
+                                             "/compute/matmul_inner_step_overhead_cycles/value", err);
+  c.dst_reload_overhead_cycles = to_u32(compute.leaf("dst_reload_overhead_cycles"),
+                                      "/compute/dst_reload_overhead_cycles/value", err);
   c.kernel_launch_cycles =
       to_u32(compute.leaf("kernel_launch_cycles"), "/compute/kernel_launch_cycles/value", err);
   c.sfpu_tile_cycles = read_cycle_map(compute, "sfpu_tile_cycles", "SFPU op");

@@ -88,6 +88,8 @@ struct ComputeSpec {
   std::map<std::string, std::uint32_t> unpack_tile_cycles;  // by data format name
   std::map<std::string, std::uint32_t> pack_tile_cycles;    // by data format name
   std::uint32_t block_overhead_cycles{0};             // per compute block (sync, init)
+  std::uint32_t matmul_inner_step_overhead_cycles{0}; // per subblock per K tile (matmul_block call)
+  std::uint32_t dst_reload_overhead_cycles{0};        // per tile reloaded into Dst, beyond unpacking it
   std::uint32_t kernel_launch_cycles{0};              // firmware start -> kernel start
   std::map<std::string, std::uint32_t> sfpu_tile_cycles;    // by unary op name
 };

@@ -319,6 +319,7 @@ void NocPort::track(Cycle completion) { in_flight_.push(completion); }
 sim::Engine::UntilAwaiter NocPort::read(const Endpoint& source, std::uint64_t bytes) {
   const Cycle issued = issue(bytes);
   const TransferTimes times = fabric_.read(noc_, self_, source, bytes, issued);
+  last_ = times;
   reads_done_ = std::max(reads_done_, times.data_done);
   track(times.data_done);
   bytes_read_ += bytes;
@@ -328,6 +329,7 @@ sim::Engine::UntilAwaiter NocPort::read(const Endpoint& source, std::uint64_t by
 sim::Engine::UntilAwaiter NocPort::write(const Endpoint& dest, std::uint64_t bytes) {
   const Cycle issued = issue(bytes);
   const TransferTimes times = fabric_.write(noc_, self_, dest, bytes, issued);
+  last_ = times;
   writes_acked_ = std::max(writes_acked_, times.ack_done);
   writes_flushed_ = std::max(writes_flushed_, times.source_done);
   track(times.ack_done);
@@ -338,6 +340,7 @@ sim::Engine::UntilAwaiter NocPort::write(const Endpoint& dest, std::uint64_t byt
 sim::Engine::UntilAwaiter NocPort::multicast(const Rect& rect, std::uint64_t bytes, bool include_self) {
   const Cycle issued = issue(bytes);
   const TransferTimes times = fabric_.multicast(noc_, self_, rect, bytes, include_self, issued);
+  last_ = times;
   writes_acked_ = std::max(writes_acked_, times.ack_done);
   writes_flushed_ = std::max(writes_flushed_, times.source_done);
   track(times.ack_done);

@@ -118,6 +118,8 @@ class NocPort {
   std::uint64_t bytes_read() const noexcept { return bytes_read_; }
   std::uint64_t bytes_written() const noexcept { return bytes_written_; }
   std::uint64_t commands() const noexcept { return commands_; }
+  // Milestones of the most recent transfer this port issued (e.g. when a multicast landed).
+  const TransferTimes& last_transfer() const noexcept { return last_; }
 
  private:
   // Time at which a command of `packets` packets has been issued; claims transaction slots.
@@ -135,6 +137,7 @@ class NocPort {
   std::uint64_t bytes_read_{0};
   std::uint64_t bytes_written_{0};
   std::uint64_t commands_{0};
+  TransferTimes last_{};
 };
 
 }  // namespace wormsim::noc

@@ -103,6 +103,11 @@ bool Engine::run_until(Cycle limit) {
   return pending;
 }
 
+void Engine::advance_to(Cycle when) {
+  run_until(when);
+  if (when > now_) now_ = when;
+}
+
 bool Engine::finished(ProcessId process) const {
   if (process.value >= processes_.size()) throw std::out_of_range("Engine: unknown process id");
   return processes_[process.value].done;

@@ -38,6 +38,9 @@ class Engine {
   // Run events whose time is <= limit; returns true if events remain, and then now() == limit
   // (if none remain, now() is the time of the last event).
   bool run_until(Cycle limit);
+  // Run events up to `when`, then move the clock to `when` even if nothing is pending
+  // (a gap where the device idles, e.g. between two ops).
+  void advance_to(Cycle when);
 
   // Resume `handle` at absolute time `when` (>= now) / at the current time.
   void schedule_at(Cycle when, std::coroutine_handle<> handle);

@@ -1,0 +1,110 @@
+// Speed of the numerics emulation. BM_QuantizeBf16 / BM_QuantizeBfp8: items_per_second =
+// values quantized per second on 1M values. BM_FidelityMatmul vs BM_PlainSgemm (1024^3):
+// items_per_second = FLOP/s (2*M*N*K), so their ratio is the cost of emulating fidelity phases
+// and Dst rounding on top of one plain BLAS sgemm.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <random>
+#include <vector>
+
+#include "arch/device_spec.hpp"
+#include "ops/data_type.hpp"
+#include "ops/numerics/fidelity_matmul.hpp"
+#include "ops/numerics/number_formats.hpp"
+
+namespace {
+
+namespace numerics = wormsim::ops::numerics;
+using wormsim::arch::MathFidelity;
+using wormsim::ops::DataType;
+
+constexpr std::size_t kQuantizeRows = 1024;
+constexpr std::size_t kQuantizeCols = 1024;
+constexpr std::size_t kMatmulDim = 1024;
+
+std::vector<float> random_values(std::size_t count, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> values(count);
+  for (float& v : values) v = dist(rng);
+  return values;
+}
+
+void BM_QuantizeBf16(benchmark::State& state) {
+  const std::vector<float> original = random_values(kQuantizeRows * kQuantizeCols, 1);
+  std::vector<float> values = original;
+  for (auto _ : state) {
+    numerics::quantize_bf16(values);
+    benchmark::DoNotOptimize(values.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(values.size()));
+}
+BENCHMARK(BM_QuantizeBf16);
+
+// Arg: 0 = tt-metal host rounding, 1 = device packer rounding.
+void BM_QuantizeBfp8(benchmark::State& state) {
+  const auto rounding = state.range(0) == 0 ? numerics::BfpRounding::HostNearestEven
+                                            : numerics::BfpRounding::DevicePacker;
+  const std::vector<float> original = random_values(kQuantizeRows * kQuantizeCols, 2);
+  std::vector<float> values = original;
+  for (auto _ : state) {
+    // Re-quantizing already-quantized data does the same work, so no copy in the loop.
+    numerics::quantize_bfp(values, kQuantizeRows, kQuantizeCols, DataType::BFloat8_B, rounding);
+    benchmark::DoNotOptimize(values.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(values.size()));
+  state.SetLabel(state.range(0) == 0 ? "host" : "device packer");
+}
+BENCHMARK(BM_QuantizeBfp8)->Arg(0)->Arg(1);
+
+void set_matmul_flops(benchmark::State& state) {
+  const auto n = static_cast<std::int64_t>(kMatmulDim);
+  state.SetItemsProcessed(state.iterations() * 2 * n * n * n);
+}
+
+// Args: fidelity (0 = LoFi .. 3 = HiFi4), fp32_dest_acc (1) or 16-bit Dst (0).
+void BM_FidelityMatmul(benchmark::State& state) {
+  std::vector<float> a = random_values(kMatmulDim * kMatmulDim, 3);
+  std::vector<float> b = random_values(kMatmulDim * kMatmulDim, 4);
+  numerics::quantize_bf16(a);
+  numerics::quantize_bf16(b);
+  std::vector<float> c(kMatmulDim * kMatmulDim);
+  numerics::MatmulNumerics config;
+  config.fidelity = static_cast<MathFidelity>(state.range(0));
+  config.fp32_dest_acc = state.range(1) != 0;
+  for (auto _ : state) {
+    numerics::fidelity_matmul(a, b, c, kMatmulDim, kMatmulDim, kMatmulDim, config);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_matmul_flops(state);
+  state.SetLabel(std::string(wormsim::arch::kMathFidelityNames[state.range(0)]) +
+                 (config.fp32_dest_acc ? " fp32 Dst" : " bf16 Dst"));
+}
+BENCHMARK(BM_FidelityMatmul)
+    ->Args({0, 1})
+    ->Args({3, 1})
+    ->Args({0, 0})
+    ->Args({3, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_PlainSgemm(benchmark::State& state) {
+  const std::vector<float> a = random_values(kMatmulDim * kMatmulDim, 3);
+  const std::vector<float> b = random_values(kMatmulDim * kMatmulDim, 4);
+  std::vector<float> c(kMatmulDim * kMatmulDim);
+  const int n = static_cast<int>(kMatmulDim);
+  for (auto _ : state) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n,
+                0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  set_matmul_flops(state);
+}
+BENCHMARK(BM_PlainSgemm)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace

@@ -1,0 +1,33 @@
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "arch/device_spec.hpp"
+#include "ops/data_type.hpp"
+
+namespace wormsim::ops {
+
+// TT-NN's WormholeComputeKernelConfig.
+struct ComputeKernelConfig {
+  arch::MathFidelity math_fidelity{arch::MathFidelity::HiFi4};
+  bool math_approx_mode{false};
+  bool fp32_dest_acc_en{false};
+  bool packer_l1_acc{false};
+  bool dst_full_sync_en{false};
+};
+// "WormholeComputeKernelConfig(math_fidelity=MathFidelity::HiFi2;math_approx_mode=0;...)"
+// as the ATTRIBUTES column of ops_perf_results prints it (';' instead of ',').
+std::string to_attribute_string(const ComputeKernelConfig& config);
+std::string_view to_string(arch::MathFidelity fidelity);
+// "LoFi", "HiFi2", ... (case-insensitive, with or without "MathFidelity::").
+arch::MathFidelity parse_math_fidelity(std::string_view text);
+
+// Per-tile costs of the compute pipeline from the device spec, by number format.
+std::uint32_t unpack_tile_cycles(const arch::DeviceSpec& spec, DataType type);
+std::uint32_t pack_tile_cycles(const arch::DeviceSpec& spec, DataType type);
+// SFPU cost of a unary op on one tile; throws wormsim::Error naming the op if the spec lacks it.
+std::uint32_t sfpu_tile_cycles(const arch::DeviceSpec& spec, const std::string& op);
+// Dst tiles one half of Dst holds (the subblock limit).
+std::uint32_t dst_tiles(const arch::DeviceSpec& spec, const ComputeKernelConfig& config);
+
+}  // namespace wormsim::ops

@@ -1,0 +1,65 @@
+#include "ops/operation.hpp"
+
+#include <algorithm>
+
+#include "ops/numerics/pcc.hpp"
+
+namespace wormsim::ops {
+
+std::uint64_t dram_bytes(const TensorSpec& spec) {
+  return spec.memory_config().is_dram() ? spec.total_bytes() : 0;
+}
+
+double ideal_bandwidth_ns(const std::vector<TensorSpec>& tensors, const arch::DeviceSpec& device) {
+  const double chip_bytes_per_ns = device.dram.bank_achievable_bytes_per_cycle *
+                                   static_cast<double>(device.dram.banks.size()) * device.clock_mhz / 1000.0;
+  double worst = 1.0;  // tt-metal charges L1-resident tensors one nanosecond
+  for (const TensorSpec& t : tensors) {
+    if (t.memory_config().is_dram()) worst = std::max(worst, static_cast<double>(t.total_bytes()) / chip_bytes_per_ns);
+  }
+  return worst;
+}
+
+PerfModel Operation::perf_model(const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs,
+                                const arch::DeviceSpec& device) const {
+  std::vector<TensorSpec> all = inputs;
+  all.insert(all.end(), outputs.begin(), outputs.end());
+  PerfModel model;
+  model.compute_ns = 1.0;
+  model.bandwidth_ns = ideal_bandwidth_ns(all, device);
+  return model;
+}
+
+OpResult execute(Device& device, const Operation& op, const std::vector<Tensor>& inputs, const ExecuteOptions& options) {
+  std::vector<TensorSpec> in_specs;
+  for (const Tensor& t : inputs) in_specs.push_back(t.spec());
+  OpResult result;
+  OpRecord& record = result.record;
+  record.op_code = op.op_code();
+  record.attributes = op.attributes();
+  record.math_fidelity = op.math_fidelity();
+  record.inputs = in_specs;
+  record.outputs = op.output_specs(in_specs, device.spec());
+  record.fallback_reason = op.fallback_reason();
+  record.perf_model = op.perf_model(in_specs, record.outputs, device.spec());
+  record.flops = op.flops(in_specs, record.outputs);
+  for (const TensorSpec& t : in_specs) record.dram_bytes_read += dram_bytes(t);
+  for (const TensorSpec& t : record.outputs) record.dram_bytes_written += dram_bytes(t);
+
+  const bool with_values =
+      options.numerics && std::all_of(inputs.begin(), inputs.end(), [](const Tensor& t) { return t.has_values(); });
+  if (with_values) {
+    result.outputs = op.compute(inputs, record.outputs);
+    const Tensor& out = result.outputs.front();
+    if (out.has_golden()) record.pcc = numerics::pcc(out.logical_golden(), out.logical_values());
+  } else {
+    for (const TensorSpec& spec : record.outputs) result.outputs.emplace_back(spec);
+  }
+
+  Program program(device, options.chip, op.op_code());
+  op.build(program, in_specs, record.outputs);
+  record.timing = program.run();
+  return result;
+}
+
+}  // namespace wormsim::ops
