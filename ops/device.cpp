@@ -63,6 +63,7 @@ TileLocator::TileLocator(const TensorSpec& spec, const noc::ChipFabric& fabric)
       sharded_(spec.is_sharded()),
       page_bytes_(spec.page_size_bytes()),
       width_tiles_(spec.width_tiles()),
+      height_tiles_(spec.height_tiles()),
       banks_(num_interleaved_banks(spec.memory_config().buffer_type(), fabric.spec())) {
   if (sharded_) {
     const ShardSpec& shard = spec.shard_spec();

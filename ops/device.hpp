@@ -59,6 +59,10 @@ class TileLocator {
   noc::Endpoint tile(std::uint64_t tile_row, std::uint64_t tile_col) const;
   // Logical core holding tile (row, col) of a sharded L1 tensor.
   CoreCoord owner(std::uint64_t tile_row, std::uint64_t tile_col) const;
+  // Whether tile (row, col) exists (blocks at the tensor's edge may reach past it).
+  bool contains(std::uint64_t tile_row, std::uint64_t tile_col) const noexcept {
+    return tile_row < height_tiles_ && tile_col < width_tiles_;
+  }
   bool in_dram() const noexcept { return dram_; }
   bool sharded() const noexcept { return sharded_; }
   std::uint32_t page_bytes() const noexcept { return page_bytes_; }
@@ -69,6 +73,7 @@ class TileLocator {
   bool sharded_;
   std::uint32_t page_bytes_;
   std::uint64_t width_tiles_;
+  std::uint64_t height_tiles_;
   std::uint32_t banks_;
   std::uint64_t shard_h_tiles_{1};
   std::uint64_t shard_w_tiles_{1};

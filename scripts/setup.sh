@@ -18,7 +18,7 @@ packages=(
   libhdf5-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
-  sqlite3 python3
+  sqlite3 python3 python3-numpy python3-h5py
 )
 
 missing=()

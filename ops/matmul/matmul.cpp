@@ -43,12 +43,15 @@ std::pair<std::uint32_t, std::uint32_t> choose_subblock(std::uint32_t per_core_M
   return best;
 }
 
-// The L1 the matmul's circular buffers need on one core (double-buffered operand blocks and
-// the output block), for choosing in0_block_w.
-std::uint64_t matmul_cb_bytes(std::uint32_t pcM, std::uint32_t pcN, std::uint32_t kw, std::uint32_t in0_tile,
-                              std::uint32_t in1_tile, std::uint32_t out_tile) {
-  return 2ull * pcM * kw * in0_tile + 2ull * kw * pcN * in1_tile + static_cast<std::uint64_t>(pcM) * pcN * out_tile;
+// The L1 the matmul's circular buffers need on one core: double-buffered operand blocks, and
+// the output block unless the output is an L1 shard (then the CB is the shard itself).
+std::uint64_t matmul_cb_bytes(std::uint32_t block_h, std::uint32_t block_w, std::uint32_t kw, std::uint32_t in0_tile,
+                              std::uint32_t in1_tile, std::uint32_t out_tile, bool out_is_l1_shard) {
+  const std::uint64_t operands = 2ull * block_h * kw * in0_tile + 2ull * kw * block_w * in1_tile;
+  return operands + (out_is_l1_shard ? 0 : static_cast<std::uint64_t>(block_h) * block_w * out_tile);
 }
+
+bool is_l1_shard(const MemoryConfig& memory) { return memory.is_l1() && memory.is_sharded(); }
 
 }  // namespace
 
@@ -71,6 +74,9 @@ std::string to_attribute_string(const MatmulProgramConfig& c) {
   s += "in0_block_w=" + std::to_string(c.in0_block_w);
   if (c.kind != MatmulProgramKind::DramSharded) {
     s += ";out_subblock_h=" + std::to_string(c.out_subblock_h) + ";out_subblock_w=" + std::to_string(c.out_subblock_w);
+  }
+  if (c.kind == MatmulProgramKind::MultiCast2D && (c.out_block_h != 0 || c.out_block_w != 0)) {
+    s += ";out_block_h=" + std::to_string(c.block_h()) + ";out_block_w=" + std::to_string(c.block_w());
   }
   s += ";per_core_M=" + std::to_string(c.per_core_M) + ";per_core_N=" + std::to_string(c.per_core_N);
   if (c.kind == MatmulProgramKind::MultiCast2D) s += std::string(";transpose_mcast=") + (c.transpose_mcast ? "1" : "0");
@@ -110,11 +116,16 @@ std::string matmul_config_problem(const MatmulProgramConfig& c, const TensorSpec
                                         std::to_string(s.Kt) + " tiles");
   }
   if (c.per_core_M == 0 || c.per_core_N == 0) return join_problem(problem, "per_core_M/N must be >= 1");
-  if (c.out_subblock_h == 0 || c.out_subblock_w == 0 || c.per_core_M % c.out_subblock_h != 0 ||
-      c.per_core_N % c.out_subblock_w != 0) {
+  if (c.per_core_M % c.block_h() != 0 || c.per_core_N % c.block_w() != 0) {
+    return join_problem(problem, "out_block " + std::to_string(c.block_h()) + "x" + std::to_string(c.block_w()) +
+                                     " does not divide per_core_M x per_core_N = " + std::to_string(c.per_core_M) + "x" +
+                                     std::to_string(c.per_core_N));
+  }
+  if (c.out_subblock_h == 0 || c.out_subblock_w == 0 || c.block_h() % c.out_subblock_h != 0 ||
+      c.block_w() % c.out_subblock_w != 0) {
     problem = join_problem(problem, "out_subblock " + std::to_string(c.out_subblock_h) + "x" +
-                                        std::to_string(c.out_subblock_w) + " does not divide per_core_M x per_core_N = " +
-                                        std::to_string(c.per_core_M) + "x" + std::to_string(c.per_core_N));
+                                        std::to_string(c.out_subblock_w) + " does not divide the output block " +
+                                        std::to_string(c.block_h()) + "x" + std::to_string(c.block_w()));
   }
   if (c.out_subblock_h * c.out_subblock_w > dst_tiles(device, compute)) {
     problem = join_problem(problem, "out_subblock_h*out_subblock_w = " +
@@ -156,10 +167,12 @@ std::string matmul_config_problem(const MatmulProgramConfig& c, const TensorSpec
     problem = join_problem(problem, std::string(to_string(c.kind)) +
                                         " needs in1 shared by every batch; batched in1 runs MultiCoreReuse");
   }
-  const std::uint64_t cb = matmul_cb_bytes(c.per_core_M, c.per_core_N, c.in0_block_w, tile_bytes(in0.data_type()),
-                                           tile_bytes(in1.data_type()), tile_bytes(in0.data_type()));
-  if (cb > device.l1.usable_bytes) {
-    problem = join_problem(problem, "its circular buffers need " + std::to_string(cb) + " B of L1 per core, more than the " +
+  const std::uint64_t cb = matmul_cb_bytes(c.block_h(), c.block_w(), c.in0_block_w, tile_bytes(in0.data_type()),
+                                           tile_bytes(in1.data_type()), tile_bytes(in0.data_type()), false);
+  const std::uint64_t resident = l1_bytes_per_core(in0, device) + l1_bytes_per_core(in1, device);
+  if (cb + resident > device.l1.usable_bytes) {
+    problem = join_problem(problem, "its circular buffers need " + std::to_string(cb) + " B of L1 per core next to " +
+                                        std::to_string(resident) + " B of resident operands, more than the " +
                                         std::to_string(device.l1.usable_bytes) + " B usable");
   }
   return problem;
@@ -167,7 +180,6 @@ std::string matmul_config_problem(const MatmulProgramConfig& c, const TensorSpec
 
 MatmulProgramConfig choose_matmul_config(const TensorSpec& in0, const TensorSpec& in1, const MemoryConfig& output,
                                          const ComputeKernelConfig& compute, const arch::DeviceSpec& device) {
-  (void)output;
   const MatmulShape s = matmul_shape(in0, in1);
   const std::uint32_t gx_max = device.worker_grid_x();
   const std::uint32_t gy_max = device.worker_grid_y();
@@ -227,17 +239,53 @@ MatmulProgramConfig choose_matmul_config(const TensorSpec& in0, const TensorSpec
   if ((c.kind == MatmulProgramKind::MultiCast1D && c.mcast_in0) || c.kind == MatmulProgramKind::DramSharded) {
     k_limit = std::max<std::uint64_t>(1, s.Kt / (static_cast<std::uint64_t>(c.grid_x) * c.grid_y));
   }
-  const std::uint64_t budget = device.l1.usable_bytes / 3;
-  c.in0_block_w = 1;
-  for (std::uint64_t w = std::max<std::uint64_t>(1, k_limit); w >= 1; --w) {
-    if (s.Kt % w != 0 || (k_limit % w != 0)) continue;
-    if (matmul_cb_bytes(c.per_core_M, c.per_core_N, static_cast<std::uint32_t>(w), tile_bytes(in0.data_type()),
-                        tile_bytes(in1.data_type()), tile_bytes(in0.data_type())) <= budget) {
-      c.in0_block_w = static_cast<std::uint32_t>(w);
-      break;
+  // CBs get the L1 the resident tensors leave: in0/in1 shards or interleaved pages, and the
+  // output block when the output is an L1 shard.
+  const std::uint32_t in0_tile = tile_bytes(in0.data_type());
+  const std::uint32_t in1_tile = tile_bytes(in1.data_type());
+  const bool out_shard = is_l1_shard(output);
+  std::uint64_t resident = l1_bytes_per_core(in0, device) + l1_bytes_per_core(in1, device);
+  if (out_shard) resident += static_cast<std::uint64_t>(c.per_core_M) * c.per_core_N * in0_tile;
+  const std::uint64_t budget = device.l1.usable_bytes > resident ? device.l1.usable_bytes - resident : 0;
+  // Pick the output block (2D only: a per-core output too big for L1 is walked in blocks) and
+  // the K block together, minimising an estimate of cycles per output tile per K tile:
+  //   math + partials packed once per K block + operand tiles fetched per output tile
+  // (each output block re-fetches in0 for its rows and in1 for its columns).
+  const double math = device.compute.matmul_tile_cycles[static_cast<int>(compute.math_fidelity)];
+  const double pack = pack_tile_cycles(device, compute.fp32_dest_acc_en ? DataType::Float32 : in0.data_type());
+  const double fetch = static_cast<double>(in0_tile) / device.noc.link_bytes_per_cycle;
+  std::vector<std::uint32_t> heights{c.per_core_M};
+  std::vector<std::uint32_t> widths{c.per_core_N};
+  if (c.kind == MatmulProgramKind::MultiCast2D) {
+    heights.clear();
+    widths.clear();
+    for (std::uint32_t d = 1; d <= c.per_core_M; ++d) {
+      if (c.per_core_M % d == 0) heights.push_back(d);
+    }
+    for (std::uint32_t d = 1; d <= c.per_core_N; ++d) {
+      if (c.per_core_N % d == 0) widths.push_back(d);
     }
   }
-  const auto [h, w] = choose_subblock(c.per_core_M, c.per_core_N, dst);
+  double best = -1;
+  c.in0_block_w = 1;
+  for (std::uint64_t w = std::max<std::uint64_t>(1, k_limit); w >= 1; --w) {
+    if (s.Kt % w != 0 || k_limit % w != 0) continue;
+    for (std::uint32_t bh : heights) {
+      for (std::uint32_t bw : widths) {
+        if (matmul_cb_bytes(bh, bw, static_cast<std::uint32_t>(w), in0_tile, in1_tile, in0_tile, out_shard) > budget) {
+          continue;
+        }
+        const double estimate = math + pack / static_cast<double>(w) + fetch * (1.0 / bh + 1.0 / bw);
+        if (best < 0 || estimate < best) {
+          best = estimate;
+          c.in0_block_w = static_cast<std::uint32_t>(w);
+          c.out_block_h = bh == c.per_core_M ? 0 : bh;
+          c.out_block_w = bw == c.per_core_N ? 0 : bw;
+        }
+      }
+    }
+  }
+  const auto [h, w] = choose_subblock(c.block_h(), c.block_w(), dst);
   c.out_subblock_h = h;
   c.out_subblock_w = w;
   return c;

@@ -27,10 +27,17 @@ struct MatmulProgramConfig {
   std::uint32_t out_subblock_w{1};
   std::uint32_t per_core_M{1};
   std::uint32_t per_core_N{1};
+  // A core's output is produced in out_block_h x out_block_w tile blocks, each with its own
+  // K loop, so a per-core output larger than L1 still runs (0 = the whole per-core block).
+  std::uint32_t out_block_h{0};
+  std::uint32_t out_block_w{0};
   bool transpose_mcast{false};  // 2D: M along grid x, N along grid y
   bool mcast_in0{true};         // 1D: true = width-parallel (in0 multicast), false = height-parallel
   bool fuse_batch{true};
   std::string fused_activation;  // unary op applied in the packer pass ("" = none)
+
+  std::uint32_t block_h() const { return out_block_h == 0 ? per_core_M : out_block_h; }
+  std::uint32_t block_w() const { return out_block_w == 0 ? per_core_N : out_block_w; }
 };
 // tt-metal's printed program config, e.g. "MatmulMultiCoreReuseMultiCastProgramConfig(
 // compute_with_storage_grid_size=(x=8;y=8);in0_block_w=4;out_subblock_h=1;...)".
@@ -82,6 +89,13 @@ struct MatmulShape {
   std::uint64_t Nt{1};
 };
 MatmulShape matmul_shape(const TensorSpec& in0, const TensorSpec& in1);
+
+// tt-metal's single-core matmul test program (tests/scripts test_compute_mm --one-core): in0
+// [Mt x Kt] and in1 [Kt x Nt] tiles resident in one core's L1, the compute kernel looping over
+// K in `num_blocks` blocks of Kt tiles each (the same data every block), output left in L1.
+ProgramTiming run_single_core_matmul_test(Device& device, std::uint32_t Mt, std::uint32_t Kt, std::uint32_t Nt,
+                                          std::uint32_t num_blocks, std::uint32_t subblock_h, std::uint32_t subblock_w,
+                                          DataType type, const ComputeKernelConfig& compute);
 
 // Chooses a program config the way TT-NN's matmul does when none is given.
 MatmulProgramConfig choose_matmul_config(const TensorSpec& in0, const TensorSpec& in1, const MemoryConfig& output,

@@ -54,10 +54,13 @@ Task raise_at(sim::Engine& engine, sim::Semaphore& semaphore, Cycle when) {
   semaphore.increment();
 }
 
+// Reads a block's tiles (those inside the tensor: edge blocks are padded, not fetched).
 Task read_tiles(noc::NocPort& port, const TileLocator& locator, TileBlock block, std::uint64_t row_offset) {
   for (std::uint64_t r = 0; r < block.rows; ++r) {
     for (std::uint64_t c = 0; c < block.cols; ++c) {
-      co_await port.read(locator.tile(row_offset + block.row0 + r, block.col0 + c), locator.page_bytes());
+      const std::uint64_t row = row_offset + block.row0 + r;
+      const std::uint64_t col = block.col0 + c;
+      if (locator.contains(row, col)) co_await port.read(locator.tile(row, col), locator.page_bytes());
     }
   }
   co_await port.read_barrier();
@@ -76,7 +79,8 @@ struct MatmulPlan {
   bool in0_local_shard{false};   // in0 is sharded so that each core holds the rows it needs
   bool out_in_l1_shard{false};   // the output block is the core's L1 shard: no writes
   DataType in0_type{}, in1_type{}, out_type{};
-  std::uint32_t num_blocks{1};
+  std::uint32_t num_blocks{1};  // K blocks per output block
+  std::uint32_t num_steps{1};   // (output block, K block) steps every core walks, in lockstep
   std::vector<CoreCoord> cores;                          // cores with work
   std::map<std::pair<std::uint32_t, std::uint32_t>, TileBlock> out_block;  // per core
   std::vector<std::vector<CoreCoord>> in0_groups;        // per group of in0 receivers
@@ -109,11 +113,11 @@ Task operand_mover(MatmulPlan& plan, CoreCoord core, bool is_in0, sim::CircularB
   const std::uint32_t ready_id = is_in0 ? kIn0ReadySemaphore : kIn1ReadySemaphore;
   const std::uint32_t valid_id = is_in0 ? kIn0ValidSemaphore : kIn1ValidSemaphore;
   std::int64_t valid_seen = 0;
-  for (std::uint32_t kb = 0; kb < plan.num_blocks; ++kb) {
-    const TileBlock block = block_of(core, kb);
+  for (std::uint32_t step = 0; step < plan.num_steps; ++step) {
+    const TileBlock block = block_of(core, step);
     const auto tiles = static_cast<std::uint32_t>(block.tiles());
     co_await cb.reserve_back(tiles);
-    const Feed feed = feed_of(core, kb);
+    const Feed feed = feed_of(core, step);
     if (feed.mode == FeedMode::Read) {
       co_await read_tiles(port, locator, block, 0);
     } else if (feed.mode == FeedMode::Multicast) {
@@ -212,7 +216,9 @@ Task writer_kernel(MatmulPlan& plan, sim::CircularBuffer& out_cb, noc::NocPort& 
       if (!plan.out_in_l1_shard) {
         for (std::uint32_t i = 0; i < n; ++i) {
           const std::uint64_t t = written + i;
-          co_await port.write(plan.out->tile(block.row0 + t / block.cols, block.col0 + t % block.cols), plan.out->page_bytes());
+          const std::uint64_t row = block.row0 + t / block.cols;
+          const std::uint64_t col = block.col0 + t % block.cols;
+          if (plan.out->contains(row, col)) co_await port.write(plan.out->tile(row, col), plan.out->page_bytes());
         }
       }
       out_cb.pop_front(n);
@@ -225,12 +231,13 @@ Task writer_kernel(MatmulPlan& plan, sim::CircularBuffer& out_cb, noc::NocPort& 
 // in1 mover followed by the output writer: both run on BRISC, one after the other.
 Task in1_and_writer(MatmulPlan& plan, CoreCoord core, sim::CircularBuffer& in1_cb, sim::CircularBuffer& out_cb,
                     noc::NocPort& port, std::function<Feed(CoreCoord, std::uint32_t)> feed,
-                    std::function<TileBlock(CoreCoord, std::uint32_t)> block_of, std::uint32_t subblock_tiles) {
+                    std::function<TileBlock(CoreCoord, std::uint32_t)> block_of, std::vector<TileBlock> out_blocks,
+                    std::uint32_t subblock_tiles) {
   sim::Engine& engine = plan.program->engine();
   // The writer must drain output while in1 keeps flowing, so it runs as its own process; the
   // BRISC kernel ends when both are done.
   const sim::ProcessId writer =
-      engine.spawn(writer_kernel(plan, out_cb, port, {plan.block_of(core)}, subblock_tiles));
+      engine.spawn(writer_kernel(plan, out_cb, port, std::move(out_blocks), subblock_tiles));
   co_await operand_mover(plan, core, false, in1_cb, port, std::move(feed), std::move(block_of));
   co_await engine.join(writer);
 }
@@ -257,8 +264,7 @@ void build_multicast_family(MatmulPlan& plan) {
         if (m0 >= s.Mt || n0 >= s.Nt) continue;
         const CoreCoord core = c.transpose_mcast ? CoreCoord{r, q} : CoreCoord{q, r};
         plan.cores.push_back(core);
-        plan.out_block[{core.x, core.y}] = TileBlock{m0, std::min<std::uint64_t>(c.per_core_M, s.Mt - m0), n0,
-                                                     std::min<std::uint64_t>(c.per_core_N, s.Nt - n0)};
+        plan.out_block[{core.x, core.y}] = TileBlock{m0, c.per_core_M, n0, c.per_core_N};
         plan.in0_groups[r].push_back(core);
         plan.in1_groups[q].push_back(core);
         plan.in0_group_of[{core.x, core.y}] = r;
@@ -277,8 +283,7 @@ void build_multicast_family(MatmulPlan& plan) {
       const std::uint64_t n0 = width_parallel ? static_cast<std::uint64_t>(i) * c.per_core_N : 0;
       if (m0 >= s.Mt || n0 >= s.Nt) continue;
       plan.cores.push_back(core);
-      plan.out_block[{core.x, core.y}] = TileBlock{m0, std::min<std::uint64_t>(c.per_core_M, s.Mt - m0), n0,
-                                                   std::min<std::uint64_t>(c.per_core_N, s.Nt - n0)};
+      plan.out_block[{core.x, core.y}] = TileBlock{m0, c.per_core_M, n0, c.per_core_N};
       plan.in0_groups[0].push_back(core);
       plan.in1_groups[0].push_back(core);
       plan.in0_group_of[{core.x, core.y}] = 0;
@@ -288,15 +293,29 @@ void build_multicast_family(MatmulPlan& plan) {
 
   const bool in0_sharded_along_k = plan.in0->sharded() && !plan.in0->in_dram() &&
                                    (two_d || c.mcast_in0 || c.kind == MatmulProgramKind::DramSharded);
-  auto in0_block = [&plan, w](CoreCoord core, std::uint32_t kb) {
+  // Each core walks its output blocks (row-major) and, for each, every K block.
+  const std::uint32_t obh = c.block_h();
+  const std::uint32_t obw = c.block_w();
+  const std::uint32_t blocks_across = c.per_core_N / obw;
+  const std::uint32_t out_blocks = (c.per_core_M / obh) * blocks_across;
+  const std::uint32_t nkb = plan.num_blocks;
+  plan.num_steps = out_blocks * nkb;
+  auto in0_block = [&plan, w, obh, blocks_across, nkb](CoreCoord core, std::uint32_t step) {
     const TileBlock& out = plan.block_of(core);
-    return TileBlock{out.row0, out.rows, static_cast<std::uint64_t>(kb) * w, w};
+    const std::uint32_t ob = step / nkb;
+    const std::uint32_t kb = step % nkb;
+    return TileBlock{out.row0 + static_cast<std::uint64_t>(ob / blocks_across) * obh, obh,
+                     static_cast<std::uint64_t>(kb) * w, w};
   };
-  auto in1_block = [&plan, w](CoreCoord core, std::uint32_t kb) {
+  auto in1_block = [&plan, w, obw, blocks_across, nkb](CoreCoord core, std::uint32_t step) {
     const TileBlock& out = plan.block_of(core);
-    return TileBlock{static_cast<std::uint64_t>(kb) * w, w, out.col0, out.cols};
+    const std::uint32_t ob = step / nkb;
+    const std::uint32_t kb = step % nkb;
+    return TileBlock{static_cast<std::uint64_t>(kb) * w, w,
+                     out.col0 + static_cast<std::uint64_t>(ob % blocks_across) * obw, obw};
   };
-  auto in0_feed = [&plan, &c, in0_sharded_along_k, two_d](CoreCoord core, std::uint32_t kb) {
+  auto in0_feed = [&plan, &c, in0_sharded_along_k, two_d, nkb](CoreCoord core, std::uint32_t step) {
+    const std::uint32_t kb = step % nkb;
     Feed f;
     const bool height_parallel_1d = !two_d && !c.mcast_in0 && c.kind != MatmulProgramKind::DramSharded;
     if (height_parallel_1d) {
@@ -335,23 +354,26 @@ void build_multicast_family(MatmulPlan& plan) {
 
   for (CoreCoord core : plan.cores) {
     const TileBlock& out = plan.block_of(core);
-    const auto pcM = static_cast<std::uint32_t>(out.rows);
-    const auto pcN = static_cast<std::uint32_t>(out.cols);
-    const std::uint32_t in0_tiles = pcM * w;
-    const std::uint32_t in1_tiles = w * pcN;
+    const std::uint32_t in0_tiles = obh * w;
+    const std::uint32_t in1_tiles = w * obw;
     sim::CircularBuffer& in0_cb = program.create_cb(core, "in0", 2 * in0_tiles, tile_bytes(plan.in0_type));
     sim::CircularBuffer& in1_cb = program.create_cb(core, "in1", 2 * in1_tiles, tile_bytes(plan.in1_type));
     sim::CircularBuffer& out_cb =
-        program.create_cb(core, "out", pcM * pcN, tile_bytes(plan.out_type), plan.out_in_l1_shard);
-    const BlockCost cost = block_cost(plan, program.spec(), pcM, pcN);
+        program.create_cb(core, "out", obh * obw, tile_bytes(plan.out_type), plan.out_in_l1_shard);
+    const BlockCost cost = block_cost(plan, program.spec(), obh, obw);
+    std::vector<TileBlock> writes;
+    for (std::uint32_t ob = 0; ob < out_blocks; ++ob) {
+      writes.push_back(TileBlock{out.row0 + static_cast<std::uint64_t>(ob / blocks_across) * obh, obh,
+                                 out.col0 + static_cast<std::uint64_t>(ob % blocks_across) * obw, obw});
+    }
     program.add_kernel(core, Risc::Ncrisc,
                        operand_mover(plan, core, true, in0_cb, program.noc_port(core, Risc::Ncrisc, NocId::Noc1),
                                      in0_feed, in0_block));
     program.add_kernel(core, Risc::Brisc,
                        in1_and_writer(plan, core, in1_cb, out_cb, program.noc_port(core, Risc::Brisc, NocId::Noc0),
-                                      in1_feed, in1_block, cost.subblock_tiles));
+                                      in1_feed, in1_block, std::move(writes), cost.subblock_tiles));
     program.add_kernel(core, Risc::Trisc0,
-                       compute_kernel(plan, core, in0_cb, in1_cb, out_cb, pcM, pcN, in0_tiles, in1_tiles, 1));
+                       compute_kernel(plan, core, in0_cb, in1_cb, out_cb, obh, obw, in0_tiles, in1_tiles, out_blocks));
   }
 }
 
@@ -412,6 +434,55 @@ void build_reuse_family(MatmulPlan& plan) {
 }
 
 }  // namespace
+
+ProgramTiming run_single_core_matmul_test(Device& device, std::uint32_t Mt, std::uint32_t Kt, std::uint32_t Nt,
+                                          std::uint32_t num_blocks, std::uint32_t subblock_h, std::uint32_t subblock_w,
+                                          DataType type, const ComputeKernelConfig& compute) {
+  Program program(device, 0, "single_core_matmul");
+  const CoreRangeSet one_core(CoreRange(CoreCoord{0, 0}));
+  auto resident = [&](std::uint32_t rows, std::uint32_t cols) {
+    const TensorSpec plain(Shape({1, 1, rows * kTileHeight, cols * kTileWidth}), type, Layout::Tile);
+    return plain.with_memory_config(height_sharded(plain, one_core));
+  };
+  auto plan = std::make_shared<MatmulPlan>();
+  plan->program = &program;
+  plan->config.kind = MatmulProgramKind::MultiCast1D;
+  plan->config.in0_block_w = Kt;
+  plan->config.out_subblock_h = subblock_h;
+  plan->config.out_subblock_w = subblock_w;
+  plan->config.per_core_M = Mt;
+  plan->config.per_core_N = Nt;
+  plan->config.mcast_in0 = false;
+  plan->shape = MatmulShape{1, Mt, Kt * num_blocks, Nt};
+  plan->compute = compute;
+  plan->in0 = std::make_unique<TileLocator>(resident(Mt, Kt), program.fabric());
+  plan->in1 = std::make_unique<TileLocator>(resident(Kt, Nt), program.fabric());
+  plan->out = std::make_unique<TileLocator>(resident(Mt, Nt), program.fabric());
+  plan->in0_type = plan->in1_type = plan->out_type = type;
+  plan->num_blocks = num_blocks;
+  plan->num_steps = num_blocks;
+  plan->in0_local_shard = true;
+  plan->out_in_l1_shard = true;
+  program.keep_alive(plan);
+  const CoreCoord core{0, 0};
+  plan->cores.push_back(core);
+  plan->out_block[{0, 0}] = TileBlock{0, Mt, 0, Nt};
+  // Every block's operands are already in L1: the movers only hand the CBs to compute.
+  auto local = [](CoreCoord, std::uint32_t) { return Feed{FeedMode::Local, CoreCoord{0, 0}, false, nullptr}; };
+  auto in0_block = [Mt, Kt](CoreCoord, std::uint32_t) { return TileBlock{0, Mt, 0, Kt}; };
+  auto in1_block = [Nt, Kt](CoreCoord, std::uint32_t) { return TileBlock{0, Kt, 0, Nt}; };
+  sim::CircularBuffer& in0_cb = program.create_cb(core, "in0", Mt * Kt, tile_bytes(type), true);
+  sim::CircularBuffer& in1_cb = program.create_cb(core, "in1", Kt * Nt, tile_bytes(type), true);
+  sim::CircularBuffer& out_cb = program.create_cb(core, "out", Mt * Nt, tile_bytes(type), true);
+  const BlockCost cost = block_cost(*plan, program.spec(), Mt, Nt);
+  program.add_kernel(core, Risc::Ncrisc,
+                     operand_mover(*plan, core, true, in0_cb, program.noc_port(core, Risc::Ncrisc, NocId::Noc1), local, in0_block));
+  program.add_kernel(core, Risc::Brisc,
+                     in1_and_writer(*plan, core, in1_cb, out_cb, program.noc_port(core, Risc::Brisc, NocId::Noc0), local,
+                                    in1_block, {TileBlock{0, Mt, 0, Nt}}, cost.subblock_tiles));
+  program.add_kernel(core, Risc::Trisc0, compute_kernel(*plan, core, in0_cb, in1_cb, out_cb, Mt, Nt, Mt * Kt, Kt * Nt, 1));
+  return program.run();
+}
 
 void MatmulOp::build(Program& program, const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs) const {
   // The plan outlives build(): kernels reference it until the program has run.

@@ -18,7 +18,7 @@ MatmulProgramKind parse_kind(const std::string& text, const std::string& op) {
 MatmulProgramConfig parse_program_config(const nlohmann::json& p, const std::string& op) {
   reject_unknown_params(p, op + " program_config",
                         {"kind", "grid", "in0_block_w", "out_subblock_h", "out_subblock_w", "per_core_M", "per_core_N",
-                         "transpose_mcast", "mcast_in0", "fuse_batch"});
+                         "out_block_h", "out_block_w", "transpose_mcast", "mcast_in0", "fuse_batch"});
   MatmulProgramConfig c;
   c.kind = parse_kind(param_string(p, op, "kind", "2d"), op);
   const auto grid = param_ints(p, op, "grid", {1, 1});
@@ -35,6 +35,8 @@ MatmulProgramConfig parse_program_config(const nlohmann::json& p, const std::str
   c.per_core_N = positive("per_core_N");
   c.out_subblock_h = static_cast<std::uint32_t>(param_int(p, op, "out_subblock_h", 1));
   c.out_subblock_w = static_cast<std::uint32_t>(param_int(p, op, "out_subblock_w", 1));
+  c.out_block_h = static_cast<std::uint32_t>(param_int(p, op, "out_block_h", 0));
+  c.out_block_w = static_cast<std::uint32_t>(param_int(p, op, "out_block_w", 0));
   c.transpose_mcast = param_bool(p, op, "transpose_mcast", false);
   c.mcast_in0 = param_bool(p, op, "mcast_in0", true);
   c.fuse_batch = param_bool(p, op, "fuse_batch", true);

@@ -1,0 +1,80 @@
+// `wormsim calibrate`: simulated vs measured on every silicon row wormsim can express.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "analysis/calibration.hpp"
+#include "analysis/text_table.hpp"
+#include "sim/cli/command_registry.hpp"
+
+namespace wormsim::cli {
+namespace {
+
+struct CalibrateOptions {
+  std::string format = "table";
+  std::string matmul_device = "n150";
+  std::string device = "n300";
+  std::vector<std::string> groups{"matmul", "microbenchmarks"};
+};
+
+void run_calibrate(const CalibrateOptions& o) {
+  std::vector<analysis::CalibrationRow> rows;
+  for (const std::string& group : o.groups) {
+    if (group == "matmul") {
+      const auto r = analysis::calibrate_matmul(arch::load_device_spec_by_name(o.matmul_device));
+      rows.insert(rows.end(), r.begin(), r.end());
+    } else if (group == "microbenchmarks") {
+      const auto r = analysis::calibrate_microbenchmarks(arch::load_device_spec_by_name(o.device));
+      rows.insert(rows.end(), r.begin(), r.end());
+    } else {
+      throw Error("unknown calibration group '" + group + "'; use matmul, microbenchmarks");
+    }
+  }
+  const auto summary = analysis::summarise(rows);
+  std::vector<analysis::CalibrationRow> matmul_rows;
+  for (const auto& r : rows) {
+    if (r.group.rfind("matmul", 0) == 0) matmul_rows.push_back(r);
+  }
+  if (o.format == "json") {
+    nlohmann::json out = {{"rows", nlohmann::json::array()}, {"groups", nlohmann::json::array()}};
+    for (const auto& r : rows) {
+      out["rows"].push_back({{"group", r.group}, {"name", r.name}, {"simulated", r.simulated}, {"measured", r.measured},
+                             {"unit", r.unit}, {"error_pct", r.error_pct}, {"note", r.note}});
+    }
+    auto add = [&](const analysis::CalibrationGroupSummary& s) {
+      out["groups"].push_back({{"group", s.group}, {"rows", s.rows}, {"median_abs_pct", s.median_abs_pct},
+                               {"p90_abs_pct", s.p90_abs_pct}, {"max_abs_pct", s.max_abs_pct}});
+    };
+    for (const auto& s : summary) add(s);
+    if (!matmul_rows.empty()) add(analysis::summarise_all("matmul (all rows)", matmul_rows));
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  analysis::TextTable table({"group", "row", "simulated", "measured", "unit", "error %"});
+  for (const auto& r : rows) {
+    table.add_row({r.group, r.name, analysis::format_fixed(r.simulated, 0), analysis::format_fixed(r.measured, 0), r.unit,
+                   analysis::format_fixed(r.error_pct, 1)});
+  }
+  table.print(std::cout);
+  std::cout << "\n";
+  analysis::TextTable sums({"group", "rows", "median |err| %", "p90 |err| %", "max |err| %"});
+  auto add = [&](const analysis::CalibrationGroupSummary& s) {
+    sums.add_row({s.group, std::to_string(s.rows), analysis::format_fixed(s.median_abs_pct, 1),
+                  analysis::format_fixed(s.p90_abs_pct, 1), analysis::format_fixed(s.max_abs_pct, 1)});
+  };
+  for (const auto& s : summary) add(s);
+  if (!matmul_rows.empty()) add(analysis::summarise_all("matmul (all rows)", matmul_rows));
+  sums.print(std::cout);
+}
+
+const CommandRegistration registration(60, [](CLI::App& app) {
+  auto o = std::make_shared<CalibrateOptions>();
+  CLI::App* cmd = app.add_subcommand("calibrate", "Simulated vs silicon on the calibration data, with error statistics");
+  cmd->add_option("--format", o->format, "Output format")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+  cmd->add_option("--groups", o->groups, "Groups to run: matmul, microbenchmarks")->capture_default_str();
+  cmd->add_option("--matmul-device", o->matmul_device, "Device of the matmul rows (measured on n150)")->capture_default_str();
+  cmd->add_option("--device", o->device, "Device of the microbenchmarks")->capture_default_str();
+  cmd->callback([o] { run_calibrate(*o); });
+});
+
+}  // namespace
+}  // namespace wormsim::cli
