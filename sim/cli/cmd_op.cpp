@@ -145,6 +145,7 @@ void run_op(const OpOptions& options) {
     if (!desc.contains("inputs") || !desc["inputs"].is_array()) throw Error(options.json_file + ": needs \"inputs\": [...]");
   } else {
     if (options.name.empty()) throw Error("name an op (wormsim op matmul ...) or give --json FILE");
+    ops::find_op(options.name);  // an unknown name fails here, listing the known ops
     desc = description_from_flags(options);
   }
   std::vector<ops::TensorSpec> inputs;
