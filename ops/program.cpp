@@ -138,8 +138,21 @@ ProgramTiming Program::run() {
     }
     timing.l1_cb_peak_bytes = std::max(timing.l1_cb_peak_bytes, core.cb_bytes);
     timing.compute_busy_cycles += core.compute_cycles;
-    for (const auto& [pk, port] : core.ports) timing.noc_bytes += port->bytes_read() + port->bytes_written();
+    std::uint64_t core_noc_bytes = 0;
+    for (const auto& [pk, port] : core.ports) core_noc_bytes += port->bytes_read() + port->bytes_written();
+    timing.noc_bytes += core_noc_bytes;
     if (!any) continue;
+    CoreTiming detail;
+    detail.core = CoreCoord{key.first, key.second};
+    detail.spans = core.spans;
+    detail.compute_busy_cycles = core.compute_cycles;
+    detail.cb_bytes = core.cb_bytes;
+    detail.noc_bytes = core_noc_bytes;
+    for (const auto& cb : core.cbs) {
+      detail.cb_wait_front_cycles += cb->wait_front_wait_cycles();
+      detail.cb_reserve_back_cycles += cb->reserve_back_wait_cycles();
+    }
+    timing.cores.push_back(detail);
     ++timing.core_count;
     timing.kernel_start = std::min(timing.kernel_start, core_start);
     timing.kernel_end = std::max(timing.kernel_end, core_end);

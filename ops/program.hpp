@@ -27,6 +27,17 @@ struct KernelSpan {
   bool used{false};
 };
 
+// One core's kernels in a program run (absolute cycles), for traces and per-core statistics.
+struct CoreTiming {
+  CoreCoord core;
+  std::array<KernelSpan, kRiscCount> spans{};
+  std::uint64_t compute_busy_cycles{0};
+  sim::Cycle cb_wait_front_cycles{0};
+  sim::Cycle cb_reserve_back_cycles{0};
+  std::uint64_t cb_bytes{0};
+  std::uint64_t noc_bytes{0};
+};
+
 // What one program run took, in the terms of tt-metal's ops_perf_results columns.
 struct ProgramTiming {
   sim::Cycle fw_start{0};
@@ -43,6 +54,7 @@ struct ProgramTiming {
   std::uint64_t l1_cb_peak_bytes{0};  // largest CB footprint of one core
   std::uint64_t noc_bytes{0};         // bytes the program's kernels moved over the NoC
   std::uint64_t compute_busy_cycles{0};  // summed over cores
+  std::vector<CoreTiming> cores;          // every core that ran a kernel, by logical (y, x)
   sim::Cycle kernel_duration() const { return kernel_end - kernel_start; }
   sim::Cycle fw_duration() const { return fw_end - fw_start; }
 };
