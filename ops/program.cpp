@@ -7,11 +7,16 @@ namespace wormsim::ops {
 
 std::string_view to_string(Risc risc) {
   switch (risc) {
-    case Risc::Brisc: return "BRISC";
-    case Risc::Ncrisc: return "NCRISC";
-    case Risc::Trisc0: return "TRISC0";
-    case Risc::Trisc1: return "TRISC1";
-    case Risc::Trisc2: return "TRISC2";
+    case Risc::Brisc:
+      return "BRISC";
+    case Risc::Ncrisc:
+      return "NCRISC";
+    case Risc::Trisc0:
+      return "TRISC0";
+    case Risc::Trisc1:
+      return "TRISC1";
+    case Risc::Trisc2:
+      return "TRISC2";
   }
   return "?";
 }
@@ -34,24 +39,25 @@ Program::~Program() {
 Program::CoreState& Program::state(CoreCoord core) {
   if (core.x >= spec().worker_grid_x() || core.y >= spec().worker_grid_y()) {
     throw Error("program '" + name_ + "' uses core " + to_string(core) + " outside the " +
-                std::to_string(spec().worker_grid_x()) + "x" + std::to_string(spec().worker_grid_y()) +
-                " worker grid");
+                std::to_string(spec().worker_grid_x()) + "x" +
+                std::to_string(spec().worker_grid_y()) + " worker grid");
   }
   return cores_[{core.x, core.y}];
 }
 
 noc::Coord Program::noc_coord(CoreCoord core) const { return spec().worker_coord(core.x, core.y); }
 
-sim::CircularBuffer& Program::create_cb(CoreCoord core, const std::string& name, std::uint32_t pages,
-                                        std::uint32_t page_bytes, bool backed_by_tensor) {
+sim::CircularBuffer& Program::create_cb(CoreCoord core, const std::string& name,
+                                        std::uint32_t pages, std::uint32_t page_bytes,
+                                        bool backed_by_tensor) {
   CoreState& s = state(core);
   if (backed_by_tensor) {
     s.cbs.push_back(std::make_unique<sim::CircularBuffer>(engine(), name, pages));
     return *s.cbs.back();
   }
   const std::uint64_t bytes = static_cast<std::uint64_t>(pages) * page_bytes;
-  arch::CoreL1Allocator& l1 =
-      device_.l1().chip(chip_).core(arch::Coord{static_cast<int>(core.x), static_cast<int>(core.y)});
+  arch::CoreL1Allocator& l1 = device_.l1().chip(chip_).core(
+      arch::Coord{static_cast<int>(core.x), static_cast<int>(core.y)});
   const arch::L1Allocation allocation = l1.allocate_circular_buffer(bytes, name_ + ":" + name);
   s.cb_handles.push_back(allocation.handle);
   s.cb_bytes += bytes;
@@ -79,6 +85,14 @@ sim::Engine::DelayAwaiter Program::compute(CoreCoord core, sim::Cycle cycles) {
 
 void Program::add_kernel(CoreCoord core, Risc risc, sim::Task kernel) {
   state(core);
+  // Rejected here rather than in run(): by then earlier kernels would already be spawned and
+  // left behind on the device's engine, pointing into this program.
+  for (const PendingKernel& k : kernels_) {
+    if (k.core == core && k.risc == risc) {
+      throw std::logic_error("Program '" + name_ + "': two kernels on " + to_string(core) + " " +
+                             std::string(to_string(risc)));
+    }
+  }
   kernels_.push_back(PendingKernel{core, risc, std::move(kernel)});
 }
 
@@ -124,7 +138,8 @@ ProgramTiming Program::run() {
     const auto trisc0 = static_cast<std::size_t>(Risc::Trisc0);
     if (core.spans[trisc0].used) {
       for (Risc r : {Risc::Trisc1, Risc::Trisc2}) {
-        if (!core.spans[static_cast<std::size_t>(r)].used) core.spans[static_cast<std::size_t>(r)] = core.spans[trisc0];
+        if (!core.spans[static_cast<std::size_t>(r)].used)
+          core.spans[static_cast<std::size_t>(r)] = core.spans[trisc0];
       }
     }
     for (std::size_t r = 0; r < kRiscCount; ++r) {
@@ -139,7 +154,8 @@ ProgramTiming Program::run() {
     timing.l1_cb_peak_bytes = std::max(timing.l1_cb_peak_bytes, core.cb_bytes);
     timing.compute_busy_cycles += core.compute_cycles;
     std::uint64_t core_noc_bytes = 0;
-    for (const auto& [pk, port] : core.ports) core_noc_bytes += port->bytes_read() + port->bytes_written();
+    for (const auto& [pk, port] : core.ports)
+      core_noc_bytes += port->bytes_read() + port->bytes_written();
     timing.noc_bytes += core_noc_bytes;
     if (!any) continue;
     CoreTiming detail;

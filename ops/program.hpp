@@ -51,10 +51,10 @@ struct ProgramTiming {
   double cb_wait_front_avg{0};    // compute kernels' time blocked in cb_wait_front, per core
   double cb_reserve_back_avg{0};  // compute kernels' time blocked in cb_reserve_back, per core
   std::uint32_t core_count{0};
-  std::uint64_t l1_cb_peak_bytes{0};  // largest CB footprint of one core
-  std::uint64_t noc_bytes{0};         // bytes the program's kernels moved over the NoC
+  std::uint64_t l1_cb_peak_bytes{0};     // largest CB footprint of one core
+  std::uint64_t noc_bytes{0};            // bytes the program's kernels moved over the NoC
   std::uint64_t compute_busy_cycles{0};  // summed over cores
-  std::vector<CoreTiming> cores;          // every core that ran a kernel, by logical (y, x)
+  std::vector<CoreTiming> cores;         // every core that ran a kernel, by logical (x, y)
   sim::Cycle kernel_duration() const { return kernel_end - kernel_start; }
   sim::Cycle fw_duration() const { return fw_end - fw_start; }
 };

@@ -55,12 +55,14 @@ Task raise_at(sim::Engine& engine, sim::Semaphore& semaphore, Cycle when) {
 }
 
 // Reads a block's tiles (those inside the tensor: edge blocks are padded, not fetched).
-Task read_tiles(noc::NocPort& port, const TileLocator& locator, TileBlock block, std::uint64_t row_offset) {
+Task read_tiles(noc::NocPort& port, const TileLocator& locator, TileBlock block,
+                std::uint64_t row_offset) {
   for (std::uint64_t r = 0; r < block.rows; ++r) {
     for (std::uint64_t c = 0; c < block.cols; ++c) {
       const std::uint64_t row = row_offset + block.row0 + r;
       const std::uint64_t col = block.col0 + c;
-      if (locator.contains(row, col)) co_await port.read(locator.tile(row, col), locator.page_bytes());
+      if (locator.contains(row, col))
+        co_await port.read(locator.tile(row, col), locator.page_bytes());
     }
   }
   co_await port.read_barrier();
@@ -76,14 +78,14 @@ struct MatmulPlan {
   std::unique_ptr<TileLocator> in1;
   std::unique_ptr<TileLocator> out;
   std::unique_ptr<TileLocator> bias;
-  bool in0_local_shard{false};   // in0 is sharded so that each core holds the rows it needs
-  bool out_in_l1_shard{false};   // the output block is the core's L1 shard: no writes
+  bool in0_local_shard{false};  // in0 is sharded so that each core holds the rows it needs
+  bool out_in_l1_shard{false};  // the output block is the core's L1 shard: no writes
   DataType in0_type{}, in1_type{}, out_type{};
-  std::uint32_t num_blocks{1};  // K blocks per output block
-  std::uint32_t num_steps{1};   // (output block, K block) steps every core walks, in lockstep
-  std::vector<CoreCoord> cores;                          // cores with work
+  std::uint32_t num_blocks{1};   // K blocks per output block
+  std::uint32_t num_steps{1};    // (output block, K block) steps every core walks, in lockstep
+  std::vector<CoreCoord> cores;  // cores with work
   std::map<std::pair<std::uint32_t, std::uint32_t>, TileBlock> out_block;  // per core
-  std::vector<std::vector<CoreCoord>> in0_groups;        // per group of in0 receivers
+  std::vector<std::vector<CoreCoord>> in0_groups;  // per group of in0 receivers
   std::vector<std::vector<CoreCoord>> in1_groups;
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::size_t> in0_group_of, in1_group_of;
   std::string activation;
@@ -105,8 +107,9 @@ noc::Rect group_rect(Program& program, const std::vector<CoreCoord>& group) {
 }
 
 // One operand's data-movement kernel on one core of the multicast family.
-Task operand_mover(MatmulPlan& plan, CoreCoord core, bool is_in0, sim::CircularBuffer& cb, noc::NocPort& port,
-                   std::function<Feed(CoreCoord, std::uint32_t)> feed_of, std::function<TileBlock(CoreCoord, std::uint32_t)> block_of) {
+Task operand_mover(MatmulPlan& plan, CoreCoord core, bool is_in0, sim::CircularBuffer& cb,
+                   noc::NocPort& port, std::function<Feed(CoreCoord, std::uint32_t)> feed_of,
+                   std::function<TileBlock(CoreCoord, std::uint32_t)> block_of) {
   Program& program = *plan.program;
   sim::Engine& engine = program.engine();
   const TileLocator& locator = is_in0 ? *plan.in0 : *plan.in1;
@@ -127,16 +130,19 @@ Task operand_mover(MatmulPlan& plan, CoreCoord core, bool is_in0, sim::CircularB
         const auto receivers = static_cast<std::int64_t>(group.size()) - 1;
         if (receivers > 0) {
           co_await program.semaphore(core, ready_id).take(receivers);
-          co_await port.multicast(group_rect(program, group), block.tiles() * locator.page_bytes(), false);
+          co_await port.multicast(group_rect(program, group), block.tiles() * locator.page_bytes(),
+                                  false);
           const Cycle landed = port.last_transfer().data_done;
           for (CoreCoord r : group) {
-            if (!(r == core)) engine.spawn(raise_at(engine, program.semaphore(r, valid_id), landed));
+            if (!(r == core))
+              engine.spawn(raise_at(engine, program.semaphore(r, valid_id), landed));
           }
         }
       } else {
         // Tell the sender this core has room, then wait for the block to land.
-        const Cycle arrives = engine.now() + program.fabric().header_latency(port.noc(), program.noc_coord(core),
-                                                                              program.noc_coord(feed.sender));
+        const Cycle arrives =
+            engine.now() + program.fabric().header_latency(port.noc(), program.noc_coord(core),
+                                                           program.noc_coord(feed.sender));
         engine.spawn(raise_at(engine, program.semaphore(feed.sender, ready_id), arrives));
         co_await program.semaphore(core, valid_id).wait_at_least(++valid_seen);
       }
@@ -155,29 +161,37 @@ struct BlockCost {
   std::uint32_t subblock_tiles{0};
 };
 
-BlockCost block_cost(const MatmulPlan& plan, const arch::DeviceSpec& spec, std::uint32_t pcM, std::uint32_t pcN) {
+BlockCost block_cost(const MatmulPlan& plan, const arch::DeviceSpec& spec, std::uint32_t pcM,
+                     std::uint32_t pcN) {
   const MatmulProgramConfig& c = plan.config;
   BlockCost cost;
   const std::uint32_t sh = std::min(c.out_subblock_h, pcM);
   const std::uint32_t sw = std::min(c.out_subblock_w, pcN);
   cost.subblock_tiles = sh * sw;
   cost.subblocks = ((pcM + sh - 1) / sh) * ((pcN + sw - 1) / sw);
-  const Cycle tile_cycles = spec.compute.matmul_tile_cycles[static_cast<int>(plan.compute.math_fidelity)];
-  cost.per_subblock_math = c.in0_block_w * (cost.subblock_tiles * tile_cycles + spec.compute.matmul_inner_step_overhead_cycles);
+  const Cycle tile_cycles =
+      spec.compute.matmul_tile_cycles[static_cast<int>(plan.compute.math_fidelity)];
+  cost.per_subblock_math = c.in0_block_w * (cost.subblock_tiles * tile_cycles +
+                                            spec.compute.matmul_inner_step_overhead_cycles);
   // Partials between K blocks leave Dst in fp32 (fp32 Dst) or the output format.
   const DataType interm = plan.compute.fp32_dest_acc_en ? DataType::Float32 : plan.out_type;
-  cost.per_subblock_reload = cost.subblock_tiles * (unpack_tile_cycles(spec, interm) + spec.compute.dst_reload_overhead_cycles);
+  cost.per_subblock_reload = cost.subblock_tiles * (unpack_tile_cycles(spec, interm) +
+                                                    spec.compute.dst_reload_overhead_cycles);
   cost.per_subblock_pack_partial = cost.subblock_tiles * pack_tile_cycles(spec, interm);
   Cycle epilogue = 0;
-  if (plan.bias) epilogue += spec.compute.eltwise_add_tile_cycles + unpack_tile_cycles(spec, plan.bias ? DataType::BFloat16 : plan.out_type);
+  if (plan.bias)
+    epilogue += spec.compute.eltwise_add_tile_cycles +
+                unpack_tile_cycles(spec, plan.bias ? DataType::BFloat16 : plan.out_type);
   if (!plan.activation.empty()) epilogue += sfpu_tile_cycles(spec, plan.activation);
-  cost.per_subblock_pack_final = cost.subblock_tiles * (pack_tile_cycles(spec, plan.out_type) + epilogue);
+  cost.per_subblock_pack_final =
+      cost.subblock_tiles * (pack_tile_cycles(spec, plan.out_type) + epilogue);
   return cost;
 }
 
-Task compute_kernel(MatmulPlan& plan, CoreCoord core, sim::CircularBuffer& in0_cb, sim::CircularBuffer& in1_cb,
-                    sim::CircularBuffer& out_cb, std::uint32_t pcM, std::uint32_t pcN, std::uint32_t in0_tiles,
-                    std::uint32_t in1_tiles, std::uint32_t repeats) {
+Task compute_kernel(MatmulPlan& plan, CoreCoord core, sim::CircularBuffer& in0_cb,
+                    sim::CircularBuffer& in1_cb, sim::CircularBuffer& out_cb, std::uint32_t pcM,
+                    std::uint32_t pcN, std::uint32_t in0_tiles, std::uint32_t in1_tiles,
+                    std::uint32_t repeats) {
   Program& program = *plan.program;
   const arch::DeviceSpec& spec = program.spec();
   const BlockCost cost = block_cost(plan, spec, pcM, pcN);
@@ -190,7 +204,8 @@ Task compute_kernel(MatmulPlan& plan, CoreCoord core, sim::CircularBuffer& in0_c
       Cycle per_subblock = cost.per_subblock_math + (reload ? cost.per_subblock_reload : 0);
       if (!last) {
         per_subblock += cost.per_subblock_pack_partial;
-        co_await program.compute(core, spec.compute.block_overhead_cycles + per_subblock * cost.subblocks);
+        co_await program.compute(
+            core, spec.compute.block_overhead_cycles + per_subblock * cost.subblocks);
       } else {
         co_await program.compute(core, spec.compute.block_overhead_cycles);
         for (std::uint32_t sb = 0; sb < cost.subblocks; ++sb) {
@@ -205,20 +220,22 @@ Task compute_kernel(MatmulPlan& plan, CoreCoord core, sim::CircularBuffer& in0_c
   }
 }
 
-Task writer_kernel(MatmulPlan& plan, sim::CircularBuffer& out_cb, noc::NocPort& port, std::vector<TileBlock> blocks,
-                   std::uint32_t subblock_tiles) {
+Task writer_kernel(MatmulPlan& plan, sim::CircularBuffer& out_cb, noc::NocPort& port,
+                   std::vector<TileBlock> blocks, std::uint32_t subblock_tiles) {
   for (const TileBlock& block : blocks) {
     const std::uint64_t total = block.tiles();
     std::uint64_t written = 0;
     while (written < total) {
-      const auto n = static_cast<std::uint32_t>(std::min<std::uint64_t>(subblock_tiles, total - written));
+      const auto n =
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(subblock_tiles, total - written));
       co_await out_cb.wait_front(n);
       if (!plan.out_in_l1_shard) {
         for (std::uint32_t i = 0; i < n; ++i) {
           const std::uint64_t t = written + i;
           const std::uint64_t row = block.row0 + t / block.cols;
           const std::uint64_t col = block.col0 + t % block.cols;
-          if (plan.out->contains(row, col)) co_await port.write(plan.out->tile(row, col), plan.out->page_bytes());
+          if (plan.out->contains(row, col))
+            co_await port.write(plan.out->tile(row, col), plan.out->page_bytes());
         }
       }
       out_cb.pop_front(n);
@@ -229,10 +246,11 @@ Task writer_kernel(MatmulPlan& plan, sim::CircularBuffer& out_cb, noc::NocPort& 
 }
 
 // in1 mover followed by the output writer: both run on BRISC, one after the other.
-Task in1_and_writer(MatmulPlan& plan, CoreCoord core, sim::CircularBuffer& in1_cb, sim::CircularBuffer& out_cb,
-                    noc::NocPort& port, std::function<Feed(CoreCoord, std::uint32_t)> feed,
-                    std::function<TileBlock(CoreCoord, std::uint32_t)> block_of, std::vector<TileBlock> out_blocks,
-                    std::uint32_t subblock_tiles) {
+Task in1_and_writer(MatmulPlan& plan, CoreCoord core, sim::CircularBuffer& in1_cb,
+                    sim::CircularBuffer& out_cb, noc::NocPort& port,
+                    std::function<Feed(CoreCoord, std::uint32_t)> feed,
+                    std::function<TileBlock(CoreCoord, std::uint32_t)> block_of,
+                    std::vector<TileBlock> out_blocks, std::uint32_t subblock_tiles) {
   sim::Engine& engine = plan.program->engine();
   // The writer must drain output while in1 keeps flowing, so it runs as its own process; the
   // BRISC kernel ends when both are done.
@@ -291,8 +309,9 @@ void build_multicast_family(MatmulPlan& plan) {
     }
   }
 
-  const bool in0_sharded_along_k = plan.in0->sharded() && !plan.in0->in_dram() &&
-                                   (two_d || c.mcast_in0 || c.kind == MatmulProgramKind::DramSharded);
+  const bool in0_sharded_along_k =
+      plan.in0->sharded() && !plan.in0->in_dram() &&
+      (two_d || c.mcast_in0 || c.kind == MatmulProgramKind::DramSharded);
   // Each core walks its output blocks (row-major) and, for each, every K block.
   const std::uint32_t obh = c.block_h();
   const std::uint32_t obw = c.block_w();
@@ -317,16 +336,25 @@ void build_multicast_family(MatmulPlan& plan) {
   auto in0_feed = [&plan, &c, in0_sharded_along_k, two_d, nkb](CoreCoord core, std::uint32_t step) {
     const std::uint32_t kb = step % nkb;
     Feed f;
-    const bool height_parallel_1d = !two_d && !c.mcast_in0 && c.kind != MatmulProgramKind::DramSharded;
+    const bool height_parallel_1d =
+        !two_d && !c.mcast_in0 && c.kind != MatmulProgramKind::DramSharded;
     if (height_parallel_1d) {
-      f.mode = plan.in0_local_shard ? FeedMode::Local : FeedMode::Read;
+      // Local only when the core's own shard holds all its rows of in0 (both corners of the
+      // block); otherwise it reads them, from DRAM or from the L1 of the cores holding them.
+      const TileBlock& out = plan.block_of(core);
+      const std::uint64_t last_row =
+          std::min<std::uint64_t>(out.row0 + out.rows, plan.shape.Mt) - 1;
+      const bool own_rows = plan.in0_local_shard && plan.in0->owner(out.row0, 0) == core &&
+                            plan.in0->owner(last_row, plan.shape.Kt - 1) == core;
+      f.mode = own_rows ? FeedMode::Local : FeedMode::Read;
       return f;
     }
     f.mode = FeedMode::Multicast;
     f.group = &plan.in0_groups[plan.in0_group_of.at({core.x, core.y})];
     if (in0_sharded_along_k) {
       // The core whose shard holds this K block sends it.
-      f.sender = plan.in0->owner(plan.block_of(core).row0, static_cast<std::uint64_t>(kb) * c.in0_block_w);
+      f.sender =
+          plan.in0->owner(plan.block_of(core).row0, static_cast<std::uint64_t>(kb) * c.in0_block_w);
       f.sender_reads = false;
       if (std::find(f.group->begin(), f.group->end(), f.sender) == f.group->end()) {
         f.sender = f.group->front();  // shard owner outside the group: the first core fetches it
@@ -356,29 +384,35 @@ void build_multicast_family(MatmulPlan& plan) {
     const TileBlock& out = plan.block_of(core);
     const std::uint32_t in0_tiles = obh * w;
     const std::uint32_t in1_tiles = w * obw;
-    sim::CircularBuffer& in0_cb = program.create_cb(core, "in0", 2 * in0_tiles, tile_bytes(plan.in0_type));
-    sim::CircularBuffer& in1_cb = program.create_cb(core, "in1", 2 * in1_tiles, tile_bytes(plan.in1_type));
+    sim::CircularBuffer& in0_cb =
+        program.create_cb(core, "in0", 2 * in0_tiles, tile_bytes(plan.in0_type));
+    sim::CircularBuffer& in1_cb =
+        program.create_cb(core, "in1", 2 * in1_tiles, tile_bytes(plan.in1_type));
     sim::CircularBuffer& out_cb =
         program.create_cb(core, "out", obh * obw, tile_bytes(plan.out_type), plan.out_in_l1_shard);
     const BlockCost cost = block_cost(plan, program.spec(), obh, obw);
     std::vector<TileBlock> writes;
     for (std::uint32_t ob = 0; ob < out_blocks; ++ob) {
-      writes.push_back(TileBlock{out.row0 + static_cast<std::uint64_t>(ob / blocks_across) * obh, obh,
-                                 out.col0 + static_cast<std::uint64_t>(ob % blocks_across) * obw, obw});
+      writes.push_back(
+          TileBlock{out.row0 + static_cast<std::uint64_t>(ob / blocks_across) * obh, obh,
+                    out.col0 + static_cast<std::uint64_t>(ob % blocks_across) * obw, obw});
     }
-    program.add_kernel(core, Risc::Ncrisc,
-                       operand_mover(plan, core, true, in0_cb, program.noc_port(core, Risc::Ncrisc, NocId::Noc1),
-                                     in0_feed, in0_block));
-    program.add_kernel(core, Risc::Brisc,
-                       in1_and_writer(plan, core, in1_cb, out_cb, program.noc_port(core, Risc::Brisc, NocId::Noc0),
-                                      in1_feed, in1_block, std::move(writes), cost.subblock_tiles));
+    program.add_kernel(
+        core, Risc::Ncrisc,
+        operand_mover(plan, core, true, in0_cb, program.noc_port(core, Risc::Ncrisc, NocId::Noc1),
+                      in0_feed, in0_block));
+    program.add_kernel(
+        core, Risc::Brisc,
+        in1_and_writer(plan, core, in1_cb, out_cb, program.noc_port(core, Risc::Brisc, NocId::Noc0),
+                       in1_feed, in1_block, std::move(writes), cost.subblock_tiles));
     program.add_kernel(core, Risc::Trisc0,
-                       compute_kernel(plan, core, in0_cb, in1_cb, out_cb, obh, obw, in0_tiles, in1_tiles, out_blocks));
+                       compute_kernel(plan, core, in0_cb, in1_cb, out_cb, obh, obw, in0_tiles,
+                                      in1_tiles, out_blocks));
   }
 }
 
-Task reuse_reader(MatmulPlan& plan, sim::CircularBuffer& in0_cb, sim::CircularBuffer& in1_cb, noc::NocPort& port,
-                  std::vector<std::pair<std::uint64_t, TileBlock>> units) {
+Task reuse_reader(MatmulPlan& plan, sim::CircularBuffer& in0_cb, sim::CircularBuffer& in1_cb,
+                  noc::NocPort& port, std::vector<std::pair<std::uint64_t, TileBlock>> units) {
   const std::uint32_t w = plan.config.in0_block_w;
   for (const auto& [batch, out] : units) {
     for (std::uint32_t kb = 0; kb < plan.num_blocks; ++kb) {
@@ -414,34 +448,42 @@ void build_reuse_family(MatmulPlan& plan) {
     const CoreCoord core{i % c.grid_x, i / c.grid_x};
     const std::uint32_t in0_tiles = c.per_core_M * w;
     const std::uint32_t in1_tiles = w * c.per_core_N;
-    sim::CircularBuffer& in0_cb = program.create_cb(core, "in0", 2 * in0_tiles, tile_bytes(plan.in0_type));
-    sim::CircularBuffer& in1_cb = program.create_cb(core, "in1", 2 * in1_tiles, tile_bytes(plan.in1_type));
-    sim::CircularBuffer& out_cb = program.create_cb(core, "out", c.per_core_M * c.per_core_N, tile_bytes(plan.out_type));
+    sim::CircularBuffer& in0_cb =
+        program.create_cb(core, "in0", 2 * in0_tiles, tile_bytes(plan.in0_type));
+    sim::CircularBuffer& in1_cb =
+        program.create_cb(core, "in1", 2 * in1_tiles, tile_bytes(plan.in1_type));
+    sim::CircularBuffer& out_cb =
+        program.create_cb(core, "out", c.per_core_M * c.per_core_N, tile_bytes(plan.out_type));
     const BlockCost cost = block_cost(plan, program.spec(), c.per_core_M, c.per_core_N);
     std::vector<TileBlock> out_blocks;
     for (const auto& [batch, block] : work[i]) {
-      out_blocks.push_back(TileBlock{batch * s.Mt + block.row0, block.rows, block.col0, block.cols});
+      out_blocks.push_back(
+          TileBlock{batch * s.Mt + block.row0, block.rows, block.col0, block.cols});
     }
     program.add_kernel(core, Risc::Ncrisc,
-                       reuse_reader(plan, in0_cb, in1_cb, program.noc_port(core, Risc::Ncrisc, NocId::Noc1), work[i]));
-    program.add_kernel(core, Risc::Trisc0,
-                       compute_kernel(plan, core, in0_cb, in1_cb, out_cb, c.per_core_M, c.per_core_N, in0_tiles,
-                                      in1_tiles, static_cast<std::uint32_t>(work[i].size())));
+                       reuse_reader(plan, in0_cb, in1_cb,
+                                    program.noc_port(core, Risc::Ncrisc, NocId::Noc1), work[i]));
+    program.add_kernel(
+        core, Risc::Trisc0,
+        compute_kernel(plan, core, in0_cb, in1_cb, out_cb, c.per_core_M, c.per_core_N, in0_tiles,
+                       in1_tiles, static_cast<std::uint32_t>(work[i].size())));
     program.add_kernel(core, Risc::Brisc,
-                       writer_kernel(plan, out_cb, program.noc_port(core, Risc::Brisc, NocId::Noc0), out_blocks,
-                                     cost.subblock_tiles));
+                       writer_kernel(plan, out_cb, program.noc_port(core, Risc::Brisc, NocId::Noc0),
+                                     out_blocks, cost.subblock_tiles));
   }
 }
 
 }  // namespace
 
-ProgramTiming run_single_core_matmul_test(Device& device, std::uint32_t Mt, std::uint32_t Kt, std::uint32_t Nt,
-                                          std::uint32_t num_blocks, std::uint32_t subblock_h, std::uint32_t subblock_w,
+ProgramTiming run_single_core_matmul_test(Device& device, std::uint32_t Mt, std::uint32_t Kt,
+                                          std::uint32_t Nt, std::uint32_t num_blocks,
+                                          std::uint32_t subblock_h, std::uint32_t subblock_w,
                                           DataType type, const ComputeKernelConfig& compute) {
   Program program(device, 0, "single_core_matmul");
   const CoreRangeSet one_core(CoreRange(CoreCoord{0, 0}));
   auto resident = [&](std::uint32_t rows, std::uint32_t cols) {
-    const TensorSpec plain(Shape({1, 1, rows * kTileHeight, cols * kTileWidth}), type, Layout::Tile);
+    const TensorSpec plain(Shape({1, 1, rows * kTileHeight, cols * kTileWidth}), type,
+                           Layout::Tile);
     return plain.with_memory_config(height_sharded(plain, one_core));
   };
   auto plan = std::make_shared<MatmulPlan>();
@@ -468,23 +510,31 @@ ProgramTiming run_single_core_matmul_test(Device& device, std::uint32_t Mt, std:
   plan->cores.push_back(core);
   plan->out_block[{0, 0}] = TileBlock{0, Mt, 0, Nt};
   // Every block's operands are already in L1: the movers only hand the CBs to compute.
-  auto local = [](CoreCoord, std::uint32_t) { return Feed{FeedMode::Local, CoreCoord{0, 0}, false, nullptr}; };
+  auto local = [](CoreCoord, std::uint32_t) {
+    return Feed{FeedMode::Local, CoreCoord{0, 0}, false, nullptr};
+  };
   auto in0_block = [Mt, Kt](CoreCoord, std::uint32_t) { return TileBlock{0, Mt, 0, Kt}; };
   auto in1_block = [Nt, Kt](CoreCoord, std::uint32_t) { return TileBlock{0, Kt, 0, Nt}; };
   sim::CircularBuffer& in0_cb = program.create_cb(core, "in0", Mt * Kt, tile_bytes(type), true);
   sim::CircularBuffer& in1_cb = program.create_cb(core, "in1", Kt * Nt, tile_bytes(type), true);
   sim::CircularBuffer& out_cb = program.create_cb(core, "out", Mt * Nt, tile_bytes(type), true);
   const BlockCost cost = block_cost(*plan, program.spec(), Mt, Nt);
-  program.add_kernel(core, Risc::Ncrisc,
-                     operand_mover(*plan, core, true, in0_cb, program.noc_port(core, Risc::Ncrisc, NocId::Noc1), local, in0_block));
-  program.add_kernel(core, Risc::Brisc,
-                     in1_and_writer(*plan, core, in1_cb, out_cb, program.noc_port(core, Risc::Brisc, NocId::Noc0), local,
-                                    in1_block, {TileBlock{0, Mt, 0, Nt}}, cost.subblock_tiles));
-  program.add_kernel(core, Risc::Trisc0, compute_kernel(*plan, core, in0_cb, in1_cb, out_cb, Mt, Nt, Mt * Kt, Kt * Nt, 1));
+  program.add_kernel(
+      core, Risc::Ncrisc,
+      operand_mover(*plan, core, true, in0_cb, program.noc_port(core, Risc::Ncrisc, NocId::Noc1),
+                    local, in0_block));
+  program.add_kernel(
+      core, Risc::Brisc,
+      in1_and_writer(*plan, core, in1_cb, out_cb, program.noc_port(core, Risc::Brisc, NocId::Noc0),
+                     local, in1_block, {TileBlock{0, Mt, 0, Nt}}, cost.subblock_tiles));
+  program.add_kernel(
+      core, Risc::Trisc0,
+      compute_kernel(*plan, core, in0_cb, in1_cb, out_cb, Mt, Nt, Mt * Kt, Kt * Nt, 1));
   return program.run();
 }
 
-void MatmulOp::build(Program& program, const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs) const {
+void MatmulOp::build(Program& program, const std::vector<TensorSpec>& inputs,
+                     const std::vector<TensorSpec>& outputs) const {
   // The plan outlives build(): kernels reference it until the program has run.
   auto plan = std::make_shared<MatmulPlan>();
   plan->program = &program;
@@ -502,10 +552,13 @@ void MatmulOp::build(Program& program, const std::vector<TensorSpec>& inputs, co
   plan->activation = options_.activation;
   const MemoryConfig& in0_memory = inputs[0].memory_config();
   plan->in0_local_shard = in0_memory.is_l1() && in0_memory.is_sharded();
-  plan->out_in_l1_shard = outputs[0].memory_config().is_l1() && outputs[0].memory_config().is_sharded();
+  plan->out_in_l1_shard =
+      outputs[0].memory_config().is_l1() && outputs[0].memory_config().is_sharded();
   program.keep_alive(plan);
-  if (resolved_.kind == MatmulProgramKind::MultiCoreReuse) build_reuse_family(*plan);
-  else build_multicast_family(*plan);
+  if (resolved_.kind == MatmulProgramKind::MultiCoreReuse)
+    build_reuse_family(*plan);
+  else
+    build_multicast_family(*plan);
 }
 
 }  // namespace wormsim::ops

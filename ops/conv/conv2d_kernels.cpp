@@ -1,0 +1,411 @@
+// Conv2dOp::build: TT-NN's conv2d program (halo phase + sharded im2col matmul), as coroutines.
+//
+// Per core of the NHW x channel-slice grid (height sharding: one column):
+//   NCRISC (NoC1) - its share of the halo sends, the halo gather, then the activation reader:
+//                   for every act block (act_block_h tiles of output rows) and K block it reads
+//                   the window entries of its output rows from its halo buffer (one NoC read per
+//                   contiguous run, reader_conv_activations_padded_with_halo*) into the act CB.
+//                   Block sharding: the core owning a K block's channel slice multicasts the
+//                   tilized block to its grid row (act mcast sender/receiver semaphores).
+//   BRISC  (NoC0) - its share of the halo sends, then the weights: the first core of each weight
+//                   group (all cores: height; a grid column: block) reads each K block's weight
+//                   tiles from DRAM and multicasts them (reader_writer_tiled_out_1d/2d_mcast_
+//                   sender/receiver_conv_weights*); weights stay resident when all K blocks fit
+//                   L1, else they are resent per act block. A DRAM output is written here too.
+//   TRISC          - untilizes a TILE input for the halo, then per act block and K block tilizes
+//                   the row-major act block (conv_bmm_tilize) and runs the matmul block:
+//                   in0_block_w x (subblock tiles x matmul_tile_cycles[fidelity] + inner-step
+//                   overhead) per subblock, spill/reload of partials between K blocks, and the
+//                   bias add, activation and pack on the last K block.
+#include <algorithm>
+#include <memory>
+
+#include "ops/conv/conv2d.hpp"
+#include "ops/conv/halo.hpp"
+
+namespace wormsim::ops {
+namespace {
+
+using noc::NocId;
+using sim::Cycle;
+using sim::Task;
+
+constexpr std::uint32_t kActReadySemaphore = 0;
+constexpr std::uint32_t kActValidSemaphore = 1;
+constexpr std::uint32_t kWeightReadySemaphore = 2;
+constexpr std::uint32_t kWeightValidSemaphore = 3;
+
+// Everything the kernels of one conv program share (kept alive by the program).
+struct ConvRun {
+  Program* program{nullptr};
+  ConvPlan plan;
+  Conv2dOptions options;
+  std::unique_ptr<TileLocator> weight;
+  std::unique_ptr<TileLocator> bias;
+  std::unique_ptr<TileLocator> out;
+  bool has_bias{false};
+  bool out_in_dram{false};
+  DataType act_type{DataType::BFloat16};
+  DataType weight_type{DataType::BFloat16};
+  DataType out_type{DataType::BFloat16};
+  DataType bias_type{DataType::BFloat16};
+  std::uint64_t weight_tile_rows{0};
+  std::uint64_t out_tile_rows{0};
+  std::uint32_t nt{0};                                // output channel tiles
+  std::uint32_t element_bytes{2};                     // of one gathered act value
+  std::vector<std::vector<CoreCoord>> weight_groups;  // per grid column: cores with output rows
+  std::vector<std::vector<CoreCoord>> act_groups;     // per NHW row: the row's cores (block)
+
+  const HaloPlan& halo() const { return *plan.halo; }
+  CoreCoord core(std::size_t g, std::size_t i) const { return halo().partition.groups[g][i]; }
+  std::uint64_t rows_of(std::size_t i) const { return halo().partition.rows_of(i); }
+  std::uint32_t act_tiles() const { return plan.act_block_h * plan.in0_block_w; }
+  std::uint32_t weight_tiles() const { return plan.in0_block_w * plan.per_core_N; }
+  // Output channel tiles of grid column g.
+  std::pair<std::uint32_t, std::uint32_t> n_slice(std::size_t g) const {
+    const auto first = static_cast<std::uint32_t>(g * plan.per_core_N);
+    return {first, std::min(plan.per_core_N, nt - std::min(nt, first))};
+  }
+};
+
+struct CoreCbs {
+  HaloCbs halo;
+  sim::CircularBuffer* in0{nullptr};
+  sim::CircularBuffer* act_own{nullptr};    // block: own slice gathered, row-major
+  sim::CircularBuffer* act_tiled{nullptr};  // block: own slice tilized, to multicast
+  sim::CircularBuffer* weights{nullptr};
+  sim::CircularBuffer* bias{nullptr};
+  sim::CircularBuffer* out{nullptr};
+};
+
+// Compute cycles of one K block of an act block.
+struct BlockCost {
+  Cycle tilize{0};
+  Cycle per_subblock_math{0};
+  Cycle per_subblock_reload{0};
+  Cycle per_subblock_pack_partial{0};
+  Cycle per_subblock_pack_final{0};
+  std::uint32_t subblocks{0};
+  std::uint32_t subblock_tiles{0};
+};
+
+BlockCost block_cost(const ConvRun& run, const arch::DeviceSpec& spec) {
+  const ConvPlan& p = run.plan;
+  const ComputeKernelConfig& cc = run.options.compute;
+  BlockCost cost;
+  cost.subblock_tiles = p.subblock_h * p.subblock_w;
+  cost.subblocks = (p.act_block_h / p.subblock_h) * (p.per_core_N / p.subblock_w);
+  cost.tilize = static_cast<Cycle>(run.act_tiles()) *
+                (unpack_tile_cycles(spec, run.act_type) + pack_tile_cycles(spec, run.act_type));
+  const Cycle tile_cycles = spec.compute.matmul_tile_cycles[static_cast<int>(cc.math_fidelity)];
+  cost.per_subblock_math =
+      static_cast<Cycle>(p.in0_block_w) *
+      (cost.subblock_tiles * tile_cycles + spec.compute.matmul_inner_step_overhead_cycles);
+  const DataType interm = cc.fp32_dest_acc_en ? DataType::Float32 : run.out_type;
+  cost.per_subblock_reload = cost.subblock_tiles * (unpack_tile_cycles(spec, interm) +
+                                                    spec.compute.dst_reload_overhead_cycles);
+  cost.per_subblock_pack_partial = cost.subblock_tiles * pack_tile_cycles(spec, interm);
+  Cycle epilogue = 0;
+  if (run.has_bias)
+    epilogue += spec.compute.eltwise_add_tile_cycles + unpack_tile_cycles(spec, run.bias_type);
+  if (!run.options.activation.empty()) epilogue += sfpu_tile_cycles(spec, run.options.activation);
+  cost.per_subblock_pack_final =
+      cost.subblock_tiles * (pack_tile_cycles(spec, run.out_type) + epilogue);
+  return cost;
+}
+
+// Rows of output act block `a` of core i holding real output sticks.
+std::uint64_t real_rows(const ConvRun& run, std::size_t i, std::uint32_t a) {
+  const std::uint64_t block_rows = static_cast<std::uint64_t>(run.plan.act_block_h) * kTileHeight;
+  const std::uint64_t first = a * block_rows;
+  const std::uint64_t rows = run.rows_of(i);
+  return first >= rows ? 0 : std::min(block_rows, rows - first);
+}
+
+// A multicast step of a sender/receiver group: the sender takes `ready` from every receiver,
+// multicasts and raises each receiver's `valid` when the data has landed.
+Task multicast_to_group(Program& program, CoreCoord self, const std::vector<CoreCoord>& group,
+                        noc::NocPort& port, std::uint64_t bytes, std::uint32_t ready_id,
+                        std::uint32_t valid_id) {
+  const auto receivers = static_cast<std::int64_t>(group.size()) - 1;
+  if (receivers <= 0) co_return;
+  sim::Engine& engine = program.engine();
+  co_await program.semaphore(self, ready_id).take(receivers);
+  co_await port.multicast(core_group_rect(program, group), bytes, false);
+  const Cycle landed = port.last_transfer().data_done;
+  for (CoreCoord r : group) {
+    if (!(r == self))
+      engine.spawn(raise_semaphore_at(engine, program.semaphore(r, valid_id), landed));
+  }
+}
+
+// A receiver's side: tell the sender there is room, then wait for the block to land.
+Task receive_from(Program& program, CoreCoord self, CoreCoord sender, noc::NocPort& port,
+                  std::uint32_t ready_id, std::uint32_t valid_id, std::int64_t& seen) {
+  sim::Engine& engine = program.engine();
+  const Cycle arrives =
+      engine.now() + program.fabric().header_latency(port.noc(), program.noc_coord(self),
+                                                     program.noc_coord(sender));
+  engine.spawn(raise_semaphore_at(engine, program.semaphore(sender, ready_id), arrives));
+  co_await program.semaphore(self, valid_id).wait_at_least(++seen);
+}
+
+Task act_reader(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& port, CoreCbs cbs) {
+  Program& program = *run.program;
+  const CoreCoord self = run.core(g, i);
+  co_await halo_send(program, run.halo(), g, i, 0, 2, port, cbs.halo);
+  co_await halo_gather(program, run.halo(), g, i, port, cbs.halo);
+  if (run.rows_of(i) == 0) co_return;
+  const ConvPlan& p = run.plan;
+  const std::uint32_t tiles = run.act_tiles();
+  const std::uint64_t block_bytes = static_cast<std::uint64_t>(tiles) * tile_bytes(run.act_type);
+  std::int64_t valid_seen = 0;
+  for (std::uint32_t a = 0; a < p.num_act_blocks(); ++a) {
+    const std::uint64_t rows = real_rows(run, i, a);
+    if (p.block) {
+      // Every core gathers its own channel slice of the act block first, so the slices of a grid
+      // row are gathered in parallel before they are multicast in K order.
+      std::uint64_t commands = 0;
+      std::uint64_t bytes = 0;
+      for (const ConvKBlock& kb : p.k_blocks) {
+        if (kb.sequence != g) continue;
+        commands += rows * kb.gather_segments;
+        bytes += rows * kb.count * run.element_bytes;
+      }
+      co_await cbs.act_own->reserve_back(p.chunks_per_sequence * tiles);
+      co_await read_local_runs(program, port, self, commands, bytes);
+      cbs.act_own->push_back(p.chunks_per_sequence * tiles);
+    }
+    for (const ConvKBlock& kb : p.k_blocks) {
+      co_await cbs.in0->reserve_back(tiles);
+      if (!p.block) {
+        co_await read_local_runs(program, port, self, rows * kb.gather_segments,
+                                 rows * kb.count * run.element_bytes);
+      } else if (kb.sequence == g) {
+        co_await cbs.act_tiled->wait_front(tiles);
+        co_await multicast_to_group(program, self, run.act_groups[i], port, block_bytes,
+                                    kActReadySemaphore, kActValidSemaphore);
+        cbs.act_tiled->pop_front(tiles);
+      } else {
+        co_await receive_from(program, self, run.act_groups[i][kb.sequence], port,
+                              kActReadySemaphore, kActValidSemaphore, valid_seen);
+      }
+      cbs.in0->push_back(tiles);
+    }
+  }
+}
+
+Task output_writer(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& port,
+                   sim::CircularBuffer& out, std::uint32_t subblock_tiles) {
+  const ConvPlan& p = run.plan;
+  const auto [col0, cols] = run.n_slice(g);
+  const std::uint64_t row_base = i * static_cast<std::uint64_t>(p.per_core_M);
+  for (std::uint32_t a = 0; a < p.num_act_blocks(); ++a) {
+    for (std::uint32_t sr = 0; sr < p.act_block_h / p.subblock_h; ++sr) {
+      for (std::uint32_t sc = 0; sc < p.per_core_N / p.subblock_w; ++sc) {
+        co_await out.wait_front(subblock_tiles);
+        for (std::uint32_t r = 0; r < p.subblock_h; ++r) {
+          for (std::uint32_t c = 0; c < p.subblock_w; ++c) {
+            const std::uint64_t row =
+                row_base + static_cast<std::uint64_t>(a) * p.act_block_h + sr * p.subblock_h + r;
+            const std::uint32_t col = sc * p.subblock_w + c;
+            if (row >= run.out_tile_rows || col >= cols) continue;  // padding tiles are not stored
+            co_await port.write(run.out->tile(row, col0 + col), run.out->page_bytes());
+          }
+        }
+        out.pop_front(subblock_tiles);
+      }
+    }
+  }
+  co_await port.write_barrier();
+}
+
+Task weight_reader(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& port, CoreCbs cbs) {
+  Program& program = *run.program;
+  sim::Engine& engine = program.engine();
+  const CoreCoord self = run.core(g, i);
+  co_await halo_send(program, run.halo(), g, i, 1, 2, port, cbs.halo);
+  if (run.rows_of(i) == 0) co_return;
+  const ConvPlan& p = run.plan;
+  const BlockCost cost = block_cost(run, program.spec());
+  std::optional<sim::ProcessId> writer;
+  if (run.out_in_dram)
+    writer = engine.spawn(output_writer(run, g, i, port, *cbs.out, cost.subblock_tiles));
+  const auto [col0, cols] = run.n_slice(g);
+  if (run.has_bias) {
+    co_await cbs.bias->reserve_back(p.per_core_N);
+    for (std::uint32_t c = 0; c < cols; ++c)
+      co_await port.read(run.bias->tile(0, col0 + c), run.bias->page_bytes());
+    co_await port.read_barrier();
+    cbs.bias->push_back(p.per_core_N);
+  }
+  const std::vector<CoreCoord>& group = run.weight_groups[g];
+  const bool sender = group.front() == self;
+  const std::uint32_t tiles = run.weight_tiles();
+  const std::uint64_t block_bytes = static_cast<std::uint64_t>(tiles) * tile_bytes(run.weight_type);
+  const auto nb = static_cast<std::uint64_t>(p.num_k_blocks());
+  std::int64_t valid_seen = 0;
+  const std::uint32_t passes = p.weights_resident ? 1 : p.num_act_blocks();
+  for (std::uint32_t a = 0; a < passes; ++a) {
+    for (std::uint64_t kb = 0; kb < nb; ++kb) {
+      co_await cbs.weights->reserve_back(tiles);
+      if (sender) {
+        // This K block's share of the weight tensor's tile rows, this column's output tiles.
+        const std::uint64_t r0 = kb * run.weight_tile_rows / nb;
+        const std::uint64_t r1 = (kb + 1) * run.weight_tile_rows / nb;
+        for (std::uint64_t r = r0; r < r1; ++r) {
+          for (std::uint32_t c = 0; c < cols; ++c)
+            co_await port.read(run.weight->tile(r, col0 + c), run.weight->page_bytes());
+        }
+        co_await port.read_barrier();
+        co_await multicast_to_group(program, self, group, port, block_bytes, kWeightReadySemaphore,
+                                    kWeightValidSemaphore);
+      } else {
+        co_await receive_from(program, self, group.front(), port, kWeightReadySemaphore,
+                              kWeightValidSemaphore, valid_seen);
+      }
+      cbs.weights->push_back(tiles);
+    }
+  }
+  if (writer) co_await engine.join(*writer);
+}
+
+Task compute_kernel(ConvRun& run, std::size_t g, std::size_t i, CoreCbs cbs) {
+  Program& program = *run.program;
+  const arch::DeviceSpec& spec = program.spec();
+  const CoreCoord self = run.core(g, i);
+  co_await halo_untilize(program, run.halo(), g, i, cbs.halo);
+  if (run.rows_of(i) == 0) co_return;
+  const ConvPlan& p = run.plan;
+  const BlockCost cost = block_cost(run, spec);
+  const std::uint32_t tiles = run.act_tiles();
+  const std::uint32_t w_tiles = run.weight_tiles();
+  const std::uint32_t nb = p.num_k_blocks();
+  bool bias_ready = false;
+  for (std::uint32_t a = 0; a < p.num_act_blocks(); ++a) {
+    if (p.block) {
+      // Tilize this core's channel slice (all its K blocks) before the grid row multicasts it.
+      const std::uint32_t own = p.chunks_per_sequence * tiles;
+      co_await cbs.act_own->wait_front(own);
+      co_await program.compute(self, p.chunks_per_sequence * cost.tilize);
+      cbs.act_own->pop_front(own);
+      co_await cbs.act_tiled->reserve_back(own);
+      cbs.act_tiled->push_back(own);
+    }
+    for (std::uint32_t kb = 0; kb < nb; ++kb) {
+      co_await cbs.in0->wait_front(tiles);
+      if (p.weights_resident) {
+        if (a == 0) co_await cbs.weights->wait_front((kb + 1) * w_tiles);
+      } else {
+        co_await cbs.weights->wait_front(w_tiles);
+      }
+      const bool last = kb + 1 == nb;
+      const bool reload = kb > 0 && !run.options.compute.packer_l1_acc;
+      Cycle per_subblock = cost.per_subblock_math + (reload ? cost.per_subblock_reload : 0);
+      Cycle block_start = spec.compute.block_overhead_cycles + (p.block ? 0 : cost.tilize);
+      if (!last) {
+        per_subblock += cost.per_subblock_pack_partial;
+        co_await program.compute(self, block_start + per_subblock * cost.subblocks);
+      } else {
+        if (run.has_bias && !bias_ready) {
+          co_await cbs.bias->wait_front(p.per_core_N);
+          bias_ready = true;
+        }
+        co_await program.compute(self, block_start);
+        for (std::uint32_t sb = 0; sb < cost.subblocks; ++sb) {
+          co_await program.compute(self, per_subblock + cost.per_subblock_pack_final);
+          co_await cbs.out->reserve_back(cost.subblock_tiles);
+          cbs.out->push_back(cost.subblock_tiles);
+        }
+      }
+      cbs.in0->pop_front(tiles);
+      if (!p.weights_resident) cbs.weights->pop_front(w_tiles);
+    }
+  }
+  if (p.weights_resident) cbs.weights->pop_front(nb * w_tiles);
+}
+
+}  // namespace
+
+void Conv2dOp::build(Program& program, const std::vector<TensorSpec>& inputs,
+                     const std::vector<TensorSpec>& outputs) const {
+  auto run = std::make_shared<ConvRun>();
+  program.keep_alive(run);
+  run->program = &program;
+  run->plan = plan();
+  run->options = options_;
+  run->weight = std::make_unique<TileLocator>(inputs[1], program.fabric());
+  run->has_bias = inputs.size() == 3;
+  if (run->has_bias) {
+    run->bias = std::make_unique<TileLocator>(inputs[2], program.fabric());
+    run->bias_type = inputs[2].data_type();
+  }
+  run->out = std::make_unique<TileLocator>(outputs[0], program.fabric());
+  run->out_in_dram = !outputs[0].memory_config().is_l1() || !outputs[0].is_sharded();
+  run->act_type = run->plan.halo->stick_type;
+  run->element_bytes = element_bytes(run->act_type);
+  run->weight_type = inputs[1].data_type();
+  run->out_type = outputs[0].data_type();
+  run->weight_tile_rows = inputs[1].height_tiles();
+  run->out_tile_rows = outputs[0].height_tiles();
+  run->nt = static_cast<std::uint32_t>(outputs[0].width_tiles());
+  const ConvPlan& p = run->plan;
+  const NhwPartition& part = p.halo->partition;
+  run->weight_groups.resize(part.groups.size());
+  run->act_groups.resize(part.cores_per_group());
+  for (std::size_t g = 0; g < part.groups.size(); ++g) {
+    for (std::size_t i = 0; i < part.cores_per_group(); ++i) {
+      if (part.rows_of(i) == 0) continue;
+      run->weight_groups[g].push_back(part.groups[g][i]);
+      run->act_groups[i].push_back(part.groups[g][i]);
+    }
+  }
+  const std::uint32_t act_tile = tile_bytes(run->act_type);
+  const DataType interm = options_.compute.fp32_dest_acc_en ? DataType::Float32 : run->out_type;
+  for (std::size_t g = 0; g < part.groups.size(); ++g) {
+    for (std::size_t i = 0; i < part.cores_per_group(); ++i) {
+      const CoreCoord core = part.groups[g][i];
+      CoreCbs cbs;
+      cbs.halo = create_halo_cbs(program, *p.halo, g, i, /*buffer_is_output=*/false);
+      if (part.rows_of(i) > 0) {
+        const std::uint32_t tiles = run->act_tiles();
+        cbs.in0 = &program.create_cb(core, "act", 2 * tiles, act_tile);
+        if (p.block) {
+          cbs.act_own =
+              &program.create_cb(core, "act_row_major", p.chunks_per_sequence * tiles, act_tile);
+          cbs.act_tiled =
+              &program.create_cb(core, "act_tilized", p.chunks_per_sequence * tiles, act_tile);
+        }
+        const std::uint32_t w_pages =
+            (p.weights_resident ? p.num_k_blocks() : 2) * run->weight_tiles();
+        cbs.weights = &program.create_cb(core, "weights", w_pages, tile_bytes(run->weight_type));
+        if (run->has_bias)
+          cbs.bias = &program.create_cb(core, "bias", p.per_core_N, tile_bytes(run->bias_type));
+        if (p.num_k_blocks() > 1) {
+          program.create_cb(core, "matmul_partials", p.act_block_h * p.per_core_N,
+                            tile_bytes(interm));
+        }
+        const std::uint32_t sb_tiles = p.subblock_h * p.subblock_w;
+        if (run->out_in_dram) {
+          cbs.out = &program.create_cb(core, "out", 2 * p.subblock_h * p.per_core_N,
+                                       tile_bytes(run->out_type));
+        } else {
+          // The output shard itself: nobody drains it.
+          cbs.out = &program.create_cb(core, "out", std::max(p.per_core_M * p.per_core_N, sb_tiles),
+                                       tile_bytes(run->out_type), /*backed_by_tensor=*/true);
+        }
+      }
+      program.add_kernel(
+          core, Risc::Ncrisc,
+          act_reader(*run, g, i, program.noc_port(core, Risc::Ncrisc, NocId::Noc1), cbs));
+      program.add_kernel(
+          core, Risc::Brisc,
+          weight_reader(*run, g, i, program.noc_port(core, Risc::Brisc, NocId::Noc0), cbs));
+      if (part.rows_of(i) > 0 || inputs[0].layout() == Layout::Tile) {
+        program.add_kernel(core, Risc::Trisc0, compute_kernel(*run, g, i, cbs));
+      }
+    }
+  }
+}
+
+}  // namespace wormsim::ops

@@ -1,0 +1,188 @@
+// `wormsim op`: runs the real binary and checks its output, exit status and error messages.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliResult {
+  int status{-1};
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A scratch directory unique to this process, removed at the end.
+class ScratchDir {
+ public:
+  ScratchDir()
+      : path_(fs::temp_directory_path() / ("wormsim_op_cli_" + std::to_string(::getpid()))) {
+    fs::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+const ScratchDir& scratch() {
+  static const ScratchDir dir;
+  return dir;
+}
+
+// Runs `wormsim <args>` (args are passed through the shell as written).
+CliResult wormsim(const std::string& args) {
+  static int counter = 0;
+  const fs::path out = scratch().path() / ("out" + std::to_string(counter) + ".txt");
+  const fs::path err = scratch().path() / ("err" + std::to_string(counter++) + ".txt");
+  const std::string command = std::string("'") + WORMSIM_BINARY + "' " + args + " >'" +
+                              out.string() + "' 2>'" + err.string() + "'";
+  const int raw = std::system(command.c_str());
+  CliResult result;
+  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  result.out = slurp(out);
+  result.err = slurp(err);
+  return result;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(OpCli, MatmulFlagsPrintJsonRecord) {
+  const CliResult r = wormsim(
+      "op matmul --m 1024 --k 1024 --n 1024 --dtype bfloat8_b --fidelity HiFi2 --in0 "
+      "l1-block-sharded "
+      "--in1 dram-interleaved --out l1-block-sharded --grid 8x8 --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  for (const char* key : {"device_kernel_duration_ns", "pm_ideal_ns", "core_count", "pcc"}) {
+    EXPECT_TRUE(j.contains(key)) << key << " missing in " << r.out;
+  }
+  EXPECT_EQ(j["op_code"], "Matmul");
+  EXPECT_EQ(j["core_count"], 64);
+  EXPECT_EQ(j["math_fidelity"], "HiFi2");
+  const double duration = j["device_kernel_duration_ns"];
+  const double ideal = j["pm_ideal_ns"];
+  // 32^3 tile products / 64 cores at 32 HiFi2 cycles = 16384 ns ideal compute.
+  EXPECT_DOUBLE_EQ(ideal, 16384.0);
+  EXPECT_GE(duration, ideal);
+  EXPECT_LT(duration, 3.0 * ideal);
+  ASSERT_TRUE(j["pcc"].is_number());
+  EXPECT_GT(j["pcc"].get<double>(), 0.999);
+  EXPECT_LT(j["pcc"].get<double>(), 1.0);
+  EXPECT_TRUE(
+      contains(j["attributes"].get<std::string>(), "MatmulMultiCoreReuseMultiCastProgramConfig("));
+  EXPECT_EQ(j["fallback"], "");
+  // in0 and the output live in L1: only in1 comes from DRAM.
+  EXPECT_EQ(j["dram_bytes_read"], 1024ull * 1024 / 1024 * 1088);
+  EXPECT_EQ(j["dram_bytes_written"], 0);
+  EXPECT_EQ(j["inputs"].size(), 2u);
+}
+
+TEST(OpCli, MatmulTableOutputAndNumericsOff) {
+  const CliResult r = wormsim("op matmul --m 256 --k 256 --n 256 --numerics off");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "device_kernel_duration_ns")) << r.out;
+  EXPECT_TRUE(contains(r.out, "attributes: {'compute_kernel_config'")) << r.out;
+  const CliResult j = wormsim("op matmul --m 256 --k 256 --n 256 --numerics off --format json");
+  ASSERT_EQ(j.status, 0) << j.err;
+  EXPECT_TRUE(nlohmann::json::parse(j.out)["pcc"].is_null());
+}
+
+TEST(OpCli, JsonDescriptionFile) {
+  const std::string file = std::string(WORMSIM_TEST_DATA_DIR) + "/ops/matmul_example.json";
+  ASSERT_TRUE(fs::exists(file)) << file;
+  const CliResult r = wormsim("op --json '" + file + "' --format json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["op_code"], "Matmul");
+  EXPECT_EQ(j["core_count"], 16);
+  EXPECT_EQ(j["math_fidelity"], "HiFi2");
+  EXPECT_EQ(j["fallback"], "");
+  EXPECT_TRUE(contains(j["attributes"].get<std::string>(),
+                       "in0_block_w=4;out_subblock_h=2;out_subblock_w=2"))
+      << j["attributes"];
+  EXPECT_GT(j["pcc"].get<double>(), 0.999);
+  EXPECT_EQ(j["outputs"][0]["shape"], nlohmann::json({1, 1, 256, 256}));
+  EXPECT_EQ(j["inputs"][1]["dtype"], "BFLOAT8_B");
+  // The same run twice prints the same record (deterministic simulation and seeded values).
+  EXPECT_EQ(wormsim("op --json '" + file + "' --format json").out, r.out);
+}
+
+TEST(OpCli, ProgramConfigFlagsAndStrict) {
+  const CliResult fallback = wormsim(
+      "op matmul --m 256 --k 256 --n 256 --grid 4x4 --config 2d --in0-block-w 3 --numerics off "
+      "--format json");
+  ASSERT_EQ(fallback.status, 0) << fallback.err;
+  EXPECT_TRUE(contains(nlohmann::json::parse(fallback.out)["fallback"].get<std::string>(),
+                       "in0_block_w=3"));
+  const CliResult strict = wormsim(
+      "op matmul --m 256 --k 256 --n 256 --grid 4x4 --config 2d --in0-block-w 3 --numerics off "
+      "--strict");
+  EXPECT_NE(strict.status, 0);
+  EXPECT_TRUE(contains(strict.err, "in0_block_w=3 does not divide K=8 tiles")) << strict.err;
+}
+
+TEST(OpCli, UnknownOpListsTheKnownOps) {
+  const CliResult r = wormsim("op nosuchop");
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(contains(r.err, "unknown op 'nosuchop'")) << r.err;
+  EXPECT_TRUE(contains(r.err, "matmul")) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(OpCli, BadJsonFileIsAClearError) {
+  const fs::path bad = scratch().path() / "broken.json";
+  std::ofstream(bad) << "{\"op\": \"matmul\", \"inputs\": [ {\"shape\": [1, 1, 64, 64] ";
+  const CliResult r = wormsim("op --json '" + bad.string() + "'");
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(contains(r.err, "is not valid JSON")) << r.err;
+  EXPECT_TRUE(contains(r.err, bad.string())) << r.err;
+
+  const CliResult missing =
+      wormsim("op --json '" + (scratch().path() / "absent.json").string() + "'");
+  EXPECT_NE(missing.status, 0);
+  EXPECT_TRUE(contains(missing.err, "cannot open")) << missing.err;
+
+  const fs::path no_op = scratch().path() / "no_op.json";
+  std::ofstream(no_op) << R"({"inputs": []})";
+  const CliResult r2 = wormsim("op --json '" + no_op.string() + "'");
+  EXPECT_NE(r2.status, 0);
+  EXPECT_TRUE(contains(r2.err, "\"op\"")) << r2.err;
+
+  const fs::path typo = scratch().path() / "typo.json";
+  std::ofstream(typo)
+      << R"({"op": "matmul", "inputs": [{"shape": [1, 1, 64, 64]}, {"shape": [1, 1, 64, 64]}],
+                            "params": {"math_fidelty": "HiFi2"}})";
+  const CliResult r3 = wormsim("op --json '" + typo.string() + "'");
+  EXPECT_NE(r3.status, 0);
+  EXPECT_TRUE(contains(r3.err, "unknown parameter 'math_fidelty'")) << r3.err;
+}
+
+TEST(OpCli, MatmulWithoutDimensionsIsAnError) {
+  const CliResult r = wormsim("op matmul --m 64");
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(contains(r.err, "--m, --k and --n")) << r.err;
+}
+
+}  // namespace

@@ -1,0 +1,417 @@
+#include "workloads/executor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "ops/numerics/pcc.hpp"
+#include "ops/op_registry.hpp"
+#include "sim/error.hpp"
+
+namespace wormsim::workloads {
+namespace {
+
+bool is_integer(ops::DataType type) {
+  return type == ops::DataType::UInt32 || type == ops::DataType::Int32;
+}
+
+// (endpoint, bytes) pieces of a tensor: where its pages live on the chip.
+std::vector<std::pair<noc::Endpoint, std::uint64_t>> tensor_pieces(const ops::TensorSpec& spec,
+                                                                   noc::ChipFabric& fabric) {
+  std::vector<std::pair<noc::Endpoint, std::uint64_t>> pieces;
+  const std::uint64_t page = spec.page_size_bytes();
+  const bool dram = spec.memory_config().is_dram();
+  if (spec.is_sharded()) {
+    for (const ops::ShardPlacement& p : ops::shard_placements(spec)) {
+      if (p.pages == 0) continue;
+      pieces.emplace_back(dram ? fabric.dram_bank(p.core.x) : fabric.worker(p.core.x, p.core.y),
+                          p.pages * page);
+    }
+    return pieces;
+  }
+  const std::uint32_t banks =
+      ops::num_interleaved_banks(spec.memory_config().buffer_type(), fabric.spec());
+  const std::uint64_t pages = spec.num_pages();
+  for (std::uint32_t b = 0; b < banks; ++b) {
+    const std::uint64_t count = pages / banks + (b < pages % banks ? 1 : 0);
+    if (count == 0) continue;
+    if (dram) {
+      pieces.emplace_back(fabric.dram_bank(b), count * page);
+    } else {
+      const ops::CoreCoord core = ops::l1_bank_core(b, fabric.spec());
+      pieces.emplace_back(fabric.worker(core.x, core.y), count * page);
+    }
+  }
+  return pieces;
+}
+
+// Buffers the run owns; whatever is still held when the run ends (or throws) is freed, so the
+// Device can run the next graph.
+class BufferSet {
+ public:
+  explicit BufferSet(ops::Device& device) : device_(device) {}
+  BufferSet(const BufferSet&) = delete;
+  BufferSet& operator=(const BufferSet&) = delete;
+  ~BufferSet() {
+    for (const auto& [id, buffer] : buffers_) device_.free(buffer);
+  }
+  void allocate(TensorId id, std::uint32_t chip, const ops::TensorSpec& spec,
+                const std::string& name) {
+    buffers_.emplace(id, device_.allocate(chip, spec, name));
+    placed_.insert_or_assign(id, Placed{spec, name});
+  }
+  void free(TensorId id) {
+    auto it = buffers_.find(id);
+    if (it == buffers_.end()) return;
+    device_.free(it->second);
+    buffers_.erase(it);
+    placed_.erase(id);
+  }
+  bool holds(TensorId id) const { return buffers_.count(id) != 0; }
+
+  // ttnn.reallocate of every live L1 tensor of `chip`: freed and placed again from the top of
+  // L1, highest first, so the holes freed tensors left between them close up and the circular
+  // buffers (which grow from the bottom up to the lowest L1 buffer) get the space back.
+  // Returns the tensors whose address changed: each is a copy the device has to make.
+  std::vector<TensorId> compact_l1(std::uint32_t chip) {
+    struct Live {
+      TensorId id;
+      std::uint64_t address;
+    };
+    std::vector<Live> live;
+    arch::ChipL1Map& l1 = device_.l1().chip(chip);
+    for (const auto& [id, buffer] : buffers_) {
+      if (buffer.chip == chip && buffer.buffer_type == ops::BufferType::L1)
+        live.push_back({id, l1.buffer(buffer.handle).address});
+    }
+    std::sort(live.begin(), live.end(),
+              [](const Live& a, const Live& b) { return a.address > b.address; });
+    for (const Live& l : live) {
+      device_.free(buffers_.at(l.id));
+      buffers_.erase(l.id);
+    }
+    std::vector<TensorId> moved;
+    for (const Live& l : live) {
+      const Placed& p = placed_.at(l.id);
+      const ops::DeviceBuffer buffer = device_.allocate(chip, p.spec, p.name);
+      buffers_.emplace(l.id, buffer);
+      if (l1.buffer(buffer.handle).address != l.address) moved.push_back(l.id);
+    }
+    return moved;
+  }
+
+ private:
+  struct Placed {
+    ops::TensorSpec spec;
+    std::string name;
+  };
+  ops::Device& device_;
+  std::map<TensorId, ops::DeviceBuffer> buffers_;
+  std::map<TensorId, Placed> placed_;
+};
+
+// Whether `e` is an L1 out-of-memory error (the allocator's message names it).
+bool is_l1_out_of_memory(const Error& e) {
+  return std::string_view(e.what()).find("L1 out of memory") != std::string_view::npos;
+}
+
+// Integer tensors read as embedding indices draw from the table's rows.
+std::map<TensorId, std::uint64_t> index_bounds(const Graph& graph) {
+  std::map<TensorId, std::uint64_t> bounds;
+  for (const GraphNode& n : graph.nodes()) {
+    if (n.op != "embedding" || n.inputs.size() < 2) continue;
+    const std::uint64_t rows = graph.spec(n.inputs[1]).logical_shape().y();
+    auto [it, inserted] = bounds.emplace(n.inputs[0], rows);
+    if (!inserted) it->second = std::min(it->second, rows);
+  }
+  return bounds;
+}
+
+std::optional<double> output_pcc(const ops::Tensor& t) {
+  if (!t.has_values() || !t.has_golden()) return std::nullopt;
+  return ops::numerics::pcc(t.logical_golden(), t.logical_values());
+}
+
+}  // namespace
+
+std::string_view to_string(DispatchMode mode) {
+  return mode == DispatchMode::Trace ? "trace" : "eager";
+}
+
+std::optional<DispatchMode> parse_dispatch_mode(std::string_view text) {
+  if (text == "trace") return DispatchMode::Trace;
+  if (text == "eager") return DispatchMode::Eager;
+  return std::nullopt;
+}
+
+std::uint64_t name_hash(std::string_view name) {
+  // FNV-1a 64-bit offset basis and prime.
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : name) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+ops::Tensor synthetic_tensor(const GraphTensor& tensor, std::uint64_t seed,
+                             std::uint64_t index_bound) {
+  const ops::TensorSpec& spec = tensor.spec;
+  std::vector<float> values(spec.logical_shape().volume(), 0.0f);
+  // splitmix64's increment spreads consecutive seeds over the state space.
+  std::mt19937_64 rng(name_hash(tensor.name) ^ (seed * 0x9E3779B97F4A7C15ULL));
+  const bool integer = is_integer(spec.data_type());
+  if (tensor.init == "ones") {
+    std::fill(values.begin(), values.end(), 1.0f);
+  } else if (tensor.init == "arange") {
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i);
+  } else if (tensor.init == "zeros") {
+    // already zero
+  } else if (integer) {
+    const std::uint64_t bound =
+        index_bound > 0 ? index_bound
+                        : std::max<std::uint64_t>(1, static_cast<std::uint64_t>(tensor.init_scale));
+    std::uniform_int_distribution<std::uint64_t> pick(0, bound - 1);
+    for (float& v : values) v = static_cast<float>(pick(rng));
+  } else if (tensor.init == "normal") {
+    std::normal_distribution<double> normal(0.0, tensor.init_scale);
+    for (float& v : values) v = static_cast<float>(normal(rng));
+  } else if (tensor.init == "uniform") {
+    std::uniform_real_distribution<double> uniform(-tensor.init_scale, tensor.init_scale);
+    for (float& v : values) v = static_cast<float>(uniform(rng));
+  } else {
+    throw Error("tensor '" + tensor.name + "': unknown init '" + tensor.init + "'");
+  }
+  return tensor_from_logical(spec, values);
+}
+
+sim::Cycle host_write_tensor(ops::Device& device, std::uint32_t chip, const ops::TensorSpec& spec,
+                             sim::Cycle at) {
+  sim::Cycle done = at;
+  for (const auto& [endpoint, bytes] : tensor_pieces(spec, device.fabric(chip))) {
+    done = std::max(done, device.board().host_write(chip, endpoint, bytes, at).data_done);
+  }
+  return done;
+}
+
+sim::Cycle host_read_tensor(ops::Device& device, std::uint32_t chip, const ops::TensorSpec& spec,
+                            sim::Cycle at) {
+  sim::Cycle done = at;
+  for (const auto& [endpoint, bytes] : tensor_pieces(spec, device.fabric(chip))) {
+    done = std::max(done, device.board().host_read(chip, endpoint, bytes, at).data_done);
+  }
+  return done;
+}
+
+GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOptions& options) {
+  const arch::DeviceSpec& spec = device.spec();
+  if (options.chip >= spec.num_chips) {
+    throw Error("graph '" + graph.name() + "': chip " + std::to_string(options.chip) +
+                " does not exist on " + spec.name + " (it has " + std::to_string(spec.num_chips) +
+                ")");
+  }
+  for (const auto& [name, tensor] : options.inputs) {
+    const auto id = graph.find_tensor(name);
+    if (!id || graph.tensor(*id).kind != TensorKind::Input) {
+      throw Error("graph '" + graph.name() + "' has no input tensor '" + name + "'");
+    }
+    if (!(tensor.spec() == graph.spec(*id))) {
+      throw Error("graph '" + graph.name() + "': input '" + name + "' is " +
+                  ops::to_string(tensor.spec()) + " but the graph expects " +
+                  ops::to_string(graph.spec(*id)));
+    }
+  }
+  const std::vector<NodeId> order = graph.topological_order();
+  const std::map<TensorId, NodeId> last_use = graph.last_uses(order);
+  const std::set<TensorId> graph_outputs(graph.outputs().begin(), graph.outputs().end());
+  const std::map<TensorId, std::uint64_t> bounds = index_bounds(graph);
+  const double ns_per_cycle = 1000.0 / spec.clock_mhz;
+  const double gap_ns = options.dispatch == DispatchMode::Trace ? spec.host.trace_op_gap_ns
+                                                                : spec.host.eager_dispatch_ns;
+  const auto gap_cycles = static_cast<sim::Cycle>(std::llround(gap_ns / ns_per_cycle));
+  sim::Engine& engine = device.engine();
+  const std::uint32_t chip = options.chip;
+
+  GraphRun run;
+  run.graph = graph.name();
+  run.chip = chip;
+  run.dispatch = options.dispatch;
+  run.launch_ns = options.dispatch == DispatchMode::Trace ? spec.host.trace_replay_launch_ns
+                                                          : spec.host.eager_dispatch_ns;
+
+  device.l1().chip(chip).reset_peaks();
+  device.dram(chip).reset_peak();
+  BufferSet buffers(device);
+  std::map<TensorId, ops::Tensor> values;
+
+  // Sources: buffers and values before the first op; they stay for the whole run.
+  for (const GraphTensor& t : graph.tensors()) {
+    if (t.kind == TensorKind::Activation) continue;
+    try {
+      buffers.allocate(t.id, chip, t.spec, t.name);
+    } catch (const Error& e) {
+      throw Error("graph '" + graph.name() + "': cannot place " + std::string(to_string(t.kind)) +
+                  " '" + t.name + "': " + e.what());
+    }
+    if (!options.numerics) {
+      values.emplace(t.id, ops::Tensor(t.spec));
+      continue;
+    }
+    if (t.kind == TensorKind::Input) {
+      auto given = options.inputs.find(t.name);
+      values.emplace(
+          t.id, given != options.inputs.end()
+                    ? given->second
+                    : synthetic_tensor(t, options.seed, bounds.count(t.id) ? bounds.at(t.id) : 0));
+      continue;
+    }
+    // A weight missing from a given file is an error (it names the dataset) unless synthesising
+    // is allowed; constants come from the file only when it has them.
+    const bool in_file = options.weights != nullptr && options.weights->contains(t.name);
+    const bool must_load = options.weights != nullptr && t.kind == TensorKind::Weight &&
+                           !options.synthesize_missing_weights;
+    if (in_file || must_load) {
+      values.emplace(t.id, options.weights->load(t.name, t.spec));
+      continue;
+    }
+    values.emplace(t.id,
+                   synthetic_tensor(t, options.seed, bounds.count(t.id) ? bounds.at(t.id) : 0));
+  }
+
+  if (options.host_io) {
+    const sim::Cycle at = engine.now();
+    sim::Cycle done = at;
+    for (const GraphTensor& t : graph.tensors()) {
+      if (t.kind == TensorKind::Input)
+        done = std::max(done, host_write_tensor(device, chip, t.spec, at));
+    }
+    engine.advance_to(done);
+    run.host_write_ns = static_cast<double>(done - at) * ns_per_cycle;
+  }
+
+  auto free_activation = [&](TensorId id) {
+    if (graph.tensor(id).kind != TensorKind::Activation || graph_outputs.count(id)) return;
+    buffers.free(id);
+    values.erase(id);
+  };
+
+  for (std::size_t step = 0; step < order.size(); ++step) {
+    const GraphNode& node = graph.node(order[step]);
+    const std::string where =
+        "graph '" + graph.name() + "', node '" + node.name + "' (op '" + node.op + "')";
+    NodeRun nr;
+    nr.node = node.id;
+    nr.name = node.name;
+    nr.group = node.group;
+    nr.op = node.op;
+    if (step > 0) {
+      engine.advance_to(engine.now() + gap_cycles);
+      nr.gap_before_ns = static_cast<double>(gap_cycles) * ns_per_cycle;
+    }
+    std::vector<ops::TensorSpec> in_specs;
+    std::vector<ops::Tensor> inputs;
+    for (TensorId t : node.inputs) {
+      in_specs.push_back(graph.spec(t));
+      inputs.push_back(values.at(t));
+    }
+    ops::OpResult result;
+    try {
+      const auto op = ops::make_operation(node.op, node.params, in_specs, spec);
+      ops::ExecuteOptions execute;
+      execute.chip = chip;
+      execute.numerics = options.numerics;
+      try {
+        for (TensorId t : node.outputs)
+          buffers.allocate(t, chip, graph.spec(t), graph.tensor(t).name);
+        result = ops::execute(device, *op, inputs, execute);
+      } catch (const Error& e) {
+        // Freed tensors left holes between the live ones: reallocate them (what a TT-NN model
+        // does with ttnn.reallocate) and try once more. The copies run before the op, in its gap.
+        if (!options.reallocate_l1 || !is_l1_out_of_memory(e)) throw;
+        for (TensorId t : node.outputs) buffers.free(t);
+        const std::vector<TensorId> moved = buffers.compact_l1(chip);
+        if (moved.empty()) throw;
+        const sim::Cycle before = engine.now();
+        for (TensorId t : moved) {
+          const ops::TensorSpec& s = graph.spec(t);
+          const auto copy = ops::make_operation("move", nlohmann::json::object(), {s}, spec);
+          ops::ExecuteOptions timing_only = execute;
+          timing_only.numerics = false;
+          ops::execute(device, *copy, {ops::Tensor(s)}, timing_only);
+        }
+        nr.reallocated_tensors = static_cast<std::uint32_t>(moved.size());
+        nr.reallocate_ns = static_cast<double>(engine.now() - before) * ns_per_cycle;
+        for (TensorId t : node.outputs)
+          buffers.allocate(t, chip, graph.spec(t), graph.tensor(t).name);
+        result = ops::execute(device, *op, inputs, execute);
+      }
+      if (options.local_op_pcc && options.numerics && !result.outputs.empty() &&
+          result.outputs.front().has_values()) {
+        // The op's own error: its golden recomputed from the device values of the activations
+        // it reads (upstream error removed) and the exact values of its sources (so rounding
+        // its weights still counts against it).
+        std::vector<ops::Tensor> device_inputs;
+        for (std::size_t k = 0; k < inputs.size(); ++k) {
+          const bool activation = graph.tensor(node.inputs[k]).kind == TensorKind::Activation;
+          device_inputs.push_back(activation ? inputs[k].with_golden(nullptr) : inputs[k]);
+        }
+        const std::vector<ops::Tensor> local = op->compute(device_inputs, result.record.outputs);
+        nr.local_pcc = output_pcc(local.front());
+      }
+    } catch (const Error& e) {
+      throw Error(where + ": " + e.what());
+    }
+    if (result.outputs.size() != node.outputs.size()) {
+      throw Error(where + ": the op returned " + std::to_string(result.outputs.size()) +
+                  " outputs, the graph has " + std::to_string(node.outputs.size()));
+    }
+    for (std::size_t k = 0; k < node.outputs.size(); ++k)
+      values.insert_or_assign(node.outputs[k], result.outputs[k]);
+    nr.record = std::move(result.record);
+    nr.duration_ns = static_cast<double>(nr.record.timing.fw_duration()) * ns_per_cycle;
+    run.op_time_ns += nr.duration_ns;
+    run.gap_time_ns += nr.gap_before_ns;
+    run.reallocate_time_ns += nr.reallocate_ns;
+    run.reallocations += nr.reallocated_tensors;
+    if (const auto p = nr.pcc(); p && (!run.worst_op_pcc || *p < *run.worst_op_pcc)) {
+      run.worst_op_pcc = p;
+      run.worst_op = node.name;
+    }
+    if (options.free_after_last_use) {
+      for (TensorId t : std::set<TensorId>(node.inputs.begin(), node.inputs.end())) {
+        if (last_use.at(t) == node.id) free_activation(t);
+      }
+      for (TensorId t : node.outputs) {
+        if (!last_use.count(t)) free_activation(t);  // nothing reads it
+      }
+    }
+    run.nodes.push_back(std::move(nr));
+    if (options.progress) options.progress(step + 1, order.size());
+  }
+  run.device_time_ns = run.op_time_ns + run.gap_time_ns + run.reallocate_time_ns;
+
+  if (options.host_io) {
+    const sim::Cycle at = engine.now();
+    sim::Cycle done = at;
+    for (TensorId t : graph.outputs())
+      done = std::max(done, host_read_tensor(device, chip, graph.spec(t), at));
+    engine.advance_to(done);
+    run.host_read_ns = static_cast<double>(done - at) * ns_per_cycle;
+  }
+
+  const arch::ChipL1Map& l1 = device.l1().chip(chip);
+  run.l1_peak_bytes = l1.peak_total_bytes();
+  run.l1_peak_core_x = static_cast<std::uint32_t>(l1.peak_core().x);
+  run.l1_peak_core_y = static_cast<std::uint32_t>(l1.peak_core().y);
+  run.dram_peak_bytes = device.dram(chip).peak_bytes_per_bank() * device.dram(chip).num_banks();
+
+  for (TensorId t : graph.outputs()) {
+    const ops::Tensor& value = values.at(t);
+    run.outputs.emplace(graph.tensor(t).name, value);
+    if (const auto p = output_pcc(value); p && (!run.pcc || *p < *run.pcc)) run.pcc = p;
+  }
+  return run;
+}
+
+}  // namespace wormsim::workloads
