@@ -19,7 +19,10 @@ std::string coord_text(Coord c) {
 }  // namespace
 
 ChipFabric::ChipFabric(sim::Engine& engine, const arch::DeviceSpec& spec, std::uint32_t chip)
-    : engine_(engine), spec_(spec), chip_(chip), topology_(spec.chip.noc_grid.x, spec.chip.noc_grid.y) {
+    : engine_(engine),
+      spec_(spec),
+      chip_(chip),
+      topology_(spec.chip.noc_grid.x, spec.chip.noc_grid.y) {
   if (spec.noc.num_nocs != kNocCount) {
     throw Error("device spec /noc/num_nocs is " + std::to_string(spec.noc.num_nocs) +
                 "; the NoC model implements Wormhole's " + std::to_string(kNocCount) + " NoCs");
@@ -43,12 +46,14 @@ ChipFabric::ChipFabric(sim::Engine& engine, const arch::DeviceSpec& spec, std::u
         inject.bytes_per_cycle = dram ? spec.noc.niu_inject_dram_bytes_per_cycle
                                       : spec.noc.niu_inject_tensix_bytes_per_cycle;
         inject.latency_after = spec.noc.inject_latency_cycles;
-        inject.stats = &engine.register_stats(prefix + "noc" + std::to_string(n) + " inject " + coord_text(c));
+        inject.stats =
+            &engine.register_stats(prefix + "noc" + std::to_string(n) + " inject " + coord_text(c));
         Element& absorb = absorb_port(static_cast<NocId>(n), c);
         absorb.bytes_per_cycle = dram ? spec.noc.niu_absorb_dram_bytes_per_cycle
                                       : spec.noc.niu_absorb_tensix_bytes_per_cycle;
         absorb.latency_after = 0;
-        absorb.stats = &engine.register_stats(prefix + "noc" + std::to_string(n) + " absorb " + coord_text(c));
+        absorb.stats =
+            &engine.register_stats(prefix + "noc" + std::to_string(n) + " absorb " + coord_text(c));
       }
     }
   }
@@ -74,7 +79,8 @@ bool ChipFabric::is_dram_endpoint(Coord c) const {
 
 std::size_t ChipFabric::niu_index(NocId noc, Coord c) const {
   const auto nodes = static_cast<std::size_t>(topology_.size_x() * topology_.size_y());
-  return static_cast<std::size_t>(noc) * nodes + static_cast<std::size_t>(c.y * topology_.size_x() + c.x);
+  return static_cast<std::size_t>(noc) * nodes +
+         static_cast<std::size_t>(c.y * topology_.size_x() + c.x);
 }
 
 Endpoint ChipFabric::worker(std::uint32_t col, std::uint32_t row) const {
@@ -86,7 +92,9 @@ Endpoint ChipFabric::worker(std::uint32_t col, std::uint32_t row) const {
   return Endpoint{Endpoint::Kind::Tensix, spec_.worker_coord(col, row), -1};
 }
 
-Endpoint ChipFabric::tensix(Coord noc_coord) const { return node(noc_coord, Endpoint::Kind::Tensix); }
+Endpoint ChipFabric::tensix(Coord noc_coord) const {
+  return node(noc_coord, Endpoint::Kind::Tensix);
+}
 
 Endpoint ChipFabric::node(Coord noc_coord, Endpoint::Kind kind) const {
   topology_.check(noc_coord, "NoC endpoint");
@@ -99,7 +107,8 @@ Endpoint ChipFabric::dram_bank(std::uint32_t bank) const {
                 std::to_string(spec_.dram.banks.size()) + " banks (0.." +
                 std::to_string(spec_.dram.banks.size() - 1) + ")");
   }
-  return Endpoint{Endpoint::Kind::DramBank, spec_.dram.banks[bank].noc_endpoint, static_cast<int>(bank)};
+  return Endpoint{Endpoint::Kind::DramBank, spec_.dram.banks[bank].noc_endpoint,
+                  static_cast<int>(bank)};
 }
 
 std::uint64_t ChipFabric::wire_bytes(std::uint64_t payload) const {
@@ -113,9 +122,22 @@ Cycle ChipFabric::header_latency(NocId noc, Coord from, Coord to) const {
 }
 
 void ChipFabric::append_links(NocId noc, Coord from, Coord to) {
-  route_scratch_.clear();
-  topology_.unicast_route(noc, from, to, route_scratch_);
-  for (LinkId id : route_scratch_) path_scratch_.push_back(&links_[id]);
+  const auto nodes = static_cast<std::size_t>(topology_.size_x()) * topology_.size_y();
+  if (route_cache_.empty()) {
+    route_cache_.resize(2 * nodes * nodes);
+    route_cached_.assign(2 * nodes * nodes, false);
+  }
+  auto node = [&](Coord c) {
+    return static_cast<std::size_t>(c.y) * topology_.size_x() + static_cast<std::size_t>(c.x);
+  };
+  const std::size_t key =
+      (static_cast<std::size_t>(noc == NocId::Noc0 ? 0 : 1) * nodes + node(from)) * nodes +
+      node(to);
+  if (!route_cached_[key]) {
+    topology_.unicast_route(noc, from, to, route_cache_[key]);
+    route_cached_[key] = true;
+  }
+  for (LinkId id : route_cache_[key]) path_scratch_.push_back(&links_[id]);
 }
 
 std::pair<Cycle, Cycle> ChipFabric::book_packet(const std::vector<Element*>& path,
@@ -142,28 +164,30 @@ std::pair<Cycle, Cycle> ChipFabric::book_packet(const std::vector<Element*>& pat
   return {first_done, tail + previous_latency};
 }
 
-TransferTimes ChipFabric::read(NocId noc, Coord requester, const Endpoint& source, std::uint64_t bytes,
-                               Cycle inject_at) {
+TransferTimes ChipFabric::read(NocId noc, Coord requester, const Endpoint& source,
+                               std::uint64_t bytes, Cycle inject_at) {
   topology_.check(requester, "read requester");
   TransferTimes times;
   const std::uint64_t max_packet = spec_.noc.max_packet_bytes;
   Cycle latest = inject_at;
   // Each request is a header-only packet: it adds latency, its link occupancy is one flit.
   const Cycle request_arrival = inject_at + header_latency(noc, requester, source.coord);
+  // Every packet takes the same path.
+  path_scratch_.clear();
+  Cycle service_latency = 0;
+  if (source.kind == Endpoint::Kind::DramBank) {
+    const auto bank = static_cast<std::uint32_t>(source.dram_bank);
+    path_scratch_.push_back(&controllers_[spec_.dram.banks[bank].controller]);
+    path_scratch_.push_back(&banks_[bank]);
+    service_latency = spec_.dram.read_latency_cycles;
+  }
+  path_scratch_.push_back(&inject_port(noc, source.coord));
+  append_links(noc, source.coord, requester);
+  path_scratch_.push_back(&absorb_port(noc, requester));
   for (std::uint64_t offset = 0; offset < bytes; offset += max_packet) {
     const std::uint64_t payload = std::min(max_packet, bytes - offset);
-    path_scratch_.clear();
-    Cycle service_latency = 0;
-    if (source.kind == Endpoint::Kind::DramBank) {
-      const auto bank = static_cast<std::uint32_t>(source.dram_bank);
-      path_scratch_.push_back(&controllers_[spec_.dram.banks[bank].controller]);
-      path_scratch_.push_back(&banks_[bank]);
-      service_latency = spec_.dram.read_latency_cycles;
-    }
-    path_scratch_.push_back(&inject_port(noc, source.coord));
-    append_links(noc, source.coord, requester);
-    path_scratch_.push_back(&absorb_port(noc, requester));
-    auto [unused, done] = book_packet(path_scratch_, wire_bytes(payload), request_arrival + service_latency);
+    auto [unused, done] =
+        book_packet(path_scratch_, wire_bytes(payload), request_arrival + service_latency);
     (void)unused;
     done += spec_.noc.eject_latency_cycles;
     latest = std::max(latest, done);
@@ -181,19 +205,20 @@ TransferTimes ChipFabric::write(NocId noc, Coord source, const Endpoint& dest, s
   const std::uint64_t max_packet = spec_.noc.max_packet_bytes;
   Cycle source_done = inject_at;
   Cycle landed = inject_at;
+  // Every packet takes the same path.
+  path_scratch_.clear();
+  path_scratch_.push_back(&inject_port(noc, source));
+  append_links(noc, source, dest.coord);
+  path_scratch_.push_back(&absorb_port(noc, dest.coord));
+  Cycle service_latency = spec_.noc.eject_latency_cycles;
+  if (dest.kind == Endpoint::Kind::DramBank) {
+    const auto bank = static_cast<std::uint32_t>(dest.dram_bank);
+    path_scratch_.push_back(&controllers_[spec_.dram.banks[bank].controller]);
+    path_scratch_.push_back(&banks_[bank]);
+    service_latency += spec_.dram.write_latency_cycles;
+  }
   for (std::uint64_t offset = 0; offset < bytes; offset += max_packet) {
     const std::uint64_t payload = std::min(max_packet, bytes - offset);
-    path_scratch_.clear();
-    path_scratch_.push_back(&inject_port(noc, source));
-    append_links(noc, source, dest.coord);
-    path_scratch_.push_back(&absorb_port(noc, dest.coord));
-    Cycle service_latency = spec_.noc.eject_latency_cycles;
-    if (dest.kind == Endpoint::Kind::DramBank) {
-      const auto bank = static_cast<std::uint32_t>(dest.dram_bank);
-      path_scratch_.push_back(&controllers_[spec_.dram.banks[bank].controller]);
-      path_scratch_.push_back(&banks_[bank]);
-      service_latency += spec_.dram.write_latency_cycles;
-    }
     auto [left, done] = book_packet(path_scratch_, wire_bytes(payload), inject_at);
     source_done = std::max(source_done, left);
     landed = std::max(landed, done + service_latency);
@@ -204,7 +229,8 @@ TransferTimes ChipFabric::write(NocId noc, Coord source, const Endpoint& dest, s
   return times;
 }
 
-std::uint32_t ChipFabric::multicast_receivers(const Rect& rect, Coord source, bool include_source) const {
+std::uint32_t ChipFabric::multicast_receivers(const Rect& rect, Coord source,
+                                              bool include_source) const {
   std::uint32_t count = 0;
   for (int x : spec_.chip.worker_columns) {
     for (int y : spec_.chip.worker_rows) {
@@ -243,8 +269,9 @@ TransferTimes ChipFabric::multicast(NocId noc, Coord source, const Rect& rect, s
     // of the tree per setup pass before its data streams.
     Element& inject = inject_port(noc, source);
     const Cycle now = engine_.now();
-    const auto path_setup = static_cast<Cycle>(std::llround(spec_.noc.multicast_path_setup_traversals *
-                                                            static_cast<double>(depth * spec_.noc.hop_latency_cycles)));
+    const auto path_setup =
+        static_cast<Cycle>(std::llround(spec_.noc.multicast_path_setup_traversals *
+                                        static_cast<double>(depth * spec_.noc.hop_latency_cycles)));
     const Cycle inject_duration = inject.duration_for(wire) + path_setup;
     const Cycle inject_start = inject.timeline.book(inject_at, inject_duration, now);
     inject.stats->busy_cycles += inject_duration;
@@ -267,7 +294,8 @@ TransferTimes ChipFabric::multicast(NocId noc, Coord source, const Rect& rect, s
         if (!rect.contains(c) || (!include_source && c == source)) continue;
         Element& absorb = absorb_port(noc, c);
         const Cycle duration = absorb.duration_for(wire);
-        const Cycle arrival = head + static_cast<Cycle>(topology_.hops(noc, source, c)) * spec_.noc.hop_latency_cycles;
+        const Cycle arrival = head + static_cast<Cycle>(topology_.hops(noc, source, c)) *
+                                         spec_.noc.hop_latency_cycles;
         const Cycle start = absorb.timeline.book(arrival, duration, now);
         absorb.stats->busy_cycles += duration;
         absorb.stats->units += wire;
@@ -295,13 +323,15 @@ std::uint64_t ChipFabric::total_link_bytes() const {
 
 // ---------------------------------------------------------------- NocPort
 
-NocPort::NocPort(ChipFabric& fabric, NocId noc, Coord self) : fabric_(fabric), noc_(noc), self_(self) {
+NocPort::NocPort(ChipFabric& fabric, NocId noc, Coord self)
+    : fabric_(fabric), noc_(noc), self_(self) {
   fabric.topology().check(self, "NoC port core");
 }
 
 Cycle NocPort::issue(std::uint64_t bytes) {
   const arch::NocSpec& noc = fabric_.spec().noc;
-  const std::uint64_t packets = std::max<std::uint64_t>(1, (bytes + noc.max_packet_bytes - 1) / noc.max_packet_bytes);
+  const std::uint64_t packets =
+      std::max<std::uint64_t>(1, (bytes + noc.max_packet_bytes - 1) / noc.max_packet_bytes);
   Cycle t = std::max(fabric_.engine().now(), risc_free_);
   // A command needs a free transaction slot: wait for the oldest in-flight one to finish.
   while (in_flight_.size() >= noc.max_outstanding_transactions) {
@@ -337,7 +367,8 @@ sim::Engine::UntilAwaiter NocPort::write(const Endpoint& dest, std::uint64_t byt
   return fabric_.engine().until(issued);
 }
 
-sim::Engine::UntilAwaiter NocPort::multicast(const Rect& rect, std::uint64_t bytes, bool include_self) {
+sim::Engine::UntilAwaiter NocPort::multicast(const Rect& rect, std::uint64_t bytes,
+                                             bool include_self) {
   const Cycle issued = issue(bytes);
   const TransferTimes times = fabric_.multicast(noc_, self_, rect, bytes, include_self, issued);
   last_ = times;
@@ -348,8 +379,14 @@ sim::Engine::UntilAwaiter NocPort::multicast(const Rect& rect, std::uint64_t byt
   return fabric_.engine().until(issued);
 }
 
-sim::Engine::UntilAwaiter NocPort::read_barrier() { return fabric_.engine().until(std::max(reads_done_, risc_free_)); }
-sim::Engine::UntilAwaiter NocPort::write_barrier() { return fabric_.engine().until(std::max(writes_acked_, risc_free_)); }
-sim::Engine::UntilAwaiter NocPort::writes_flushed() { return fabric_.engine().until(std::max(writes_flushed_, risc_free_)); }
+sim::Engine::UntilAwaiter NocPort::read_barrier() {
+  return fabric_.engine().until(std::max(reads_done_, risc_free_));
+}
+sim::Engine::UntilAwaiter NocPort::write_barrier() {
+  return fabric_.engine().until(std::max(writes_acked_, risc_free_));
+}
+sim::Engine::UntilAwaiter NocPort::writes_flushed() {
+  return fabric_.engine().until(std::max(writes_flushed_, risc_free_));
+}
 
 }  // namespace wormsim::noc

@@ -88,11 +88,14 @@ class ChipFabric {
   std::uint32_t chip_;
   Topology topology_;
   std::vector<Element> links_;
-  std::vector<Element> nius_;        // per NoC, per node: inject, absorb
-  std::vector<Element> banks_;       // DRAM bank service
-  std::vector<Element> controllers_; // DRAM controller caps
+  std::vector<Element> nius_;         // per NoC, per node: inject, absorb
+  std::vector<Element> banks_;        // DRAM bank service
+  std::vector<Element> controllers_;  // DRAM controller caps
   std::vector<LinkId> route_scratch_;
   std::vector<Element*> path_scratch_;
+  // Unicast routes by (noc, from, to), computed on first use: routing showed up in profiles.
+  std::vector<std::vector<LinkId>> route_cache_;
+  std::vector<bool> route_cached_;
 };
 
 // One RISC's use of one NoC, as a tt-metal data-movement kernel sees it: commands cost issue

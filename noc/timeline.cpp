@@ -5,7 +5,7 @@
 
 namespace wormsim::noc {
 
-Cycle Element::duration_for(std::uint64_t bytes) const {
+Cycle Element::compute_duration(std::uint64_t bytes) const {
   if (bytes == 0) return 0;
   return static_cast<Cycle>(std::ceil(static_cast<double>(bytes) / bytes_per_cycle));
 }
@@ -34,8 +34,13 @@ Cycle Timeline::book(Cycle earliest, Cycle duration, Cycle now) {
   }
   // First fit among the gaps at or after `earliest`.
   Cycle candidate = earliest;
-  std::size_t i = first_live_;
-  while (i < busy_.size() && busy_[i].end <= candidate) ++i;
+  // Intervals are sorted and disjoint: binary search for the first one ending after `candidate`
+  // (a busy link can hold many future bookings).
+  std::size_t i = static_cast<std::size_t>(
+      std::partition_point(
+          busy_.begin() + static_cast<std::ptrdiff_t>(first_live_), busy_.end(),
+          [candidate](const auto& interval) { return interval.end <= candidate; }) -
+      busy_.begin());
   for (; i < busy_.size(); ++i) {
     if (busy_[i].start >= candidate + duration) break;  // fits in the gap before interval i
     candidate = std::max(candidate, busy_[i].end);

@@ -39,7 +39,20 @@ struct Element {
   Cycle latency_after{0};
   sim::BusyStats* stats{nullptr};
 
-  Cycle duration_for(std::uint64_t bytes) const;
+  // Cycles `bytes` occupy the element. Packets mostly repeat one size, so the last answer is
+  // kept (the division and rounding showed up in profiles).
+  Cycle duration_for(std::uint64_t bytes) const {
+    if (bytes != cached_bytes_) {
+      cached_bytes_ = bytes;
+      cached_duration_ = compute_duration(bytes);
+    }
+    return cached_duration_;
+  }
+
+ private:
+  Cycle compute_duration(std::uint64_t bytes) const;
+  mutable std::uint64_t cached_bytes_{0};
+  mutable Cycle cached_duration_{0};
 };
 
 }  // namespace wormsim::noc

@@ -80,12 +80,7 @@ Shape::Shape(std::vector<std::uint32_t> dims) : dims_(std::move(dims)) {
                   "; every dimension must be at least 1");
     }
   }
-}
-
-std::array<std::uint32_t, 4> Shape::wzyx() const {
-  std::array<std::uint32_t, 4> out{1, 1, 1, 1};
-  std::copy(dims_.begin(), dims_.end(), out.end() - static_cast<std::ptrdiff_t>(dims_.size()));
-  return out;
+  std::copy(dims_.begin(), dims_.end(), wzyx_.end() - static_cast<std::ptrdiff_t>(dims_.size()));
 }
 
 std::uint64_t Shape::volume() const {

@@ -41,7 +41,9 @@ class Shape {
   std::uint32_t z() const { return wzyx()[1]; }
   std::uint32_t y() const { return wzyx()[2]; }
   std::uint32_t x() const { return wzyx()[3]; }
-  std::array<std::uint32_t, 4> wzyx() const;
+  // The dims as W Z Y X (leading 1s for lower ranks). Kept precomputed: data-movement planning
+  // asks for it per element.
+  const std::array<std::uint32_t, 4>& wzyx() const { return wzyx_; }
   std::uint64_t volume() const;
 
   // TILE padding: rank max(rank, 2) (a vector becomes one row), last two dims rounded up to
@@ -52,6 +54,7 @@ class Shape {
 
  private:
   std::vector<std::uint32_t> dims_;
+  std::array<std::uint32_t, 4> wzyx_{1, 1, 1, 1};
 };
 
 // TT-NN's printed form: "Shape([1, 1, 32, 64])".

@@ -233,28 +233,65 @@ class GatherPlanner {
     const Shape& padded = outputs_[ref.output].padded_shape();
     const std::uint64_t tile_row = ref.page / out.pages_across();
     const auto tile_col = static_cast<std::uint32_t>(ref.page % out.pages_across());
+    // The source of every element of the tile. Maps are affine piece by piece, so a face row
+    // whose first, middle and last elements come from one input tile in a straight line (along
+    // its row, or down its column for a transpose) is filled without asking the map for the
+    // others; any other face row is mapped element by element.
+    auto element_at = [&](Coord4 at, std::uint32_t c) {
+      at[3] = tile_col * kTileWidth + c;
+      const Source src = map_.source(ref.output, at);
+      Element e;
+      e.input = src.fill ? -1 : static_cast<std::int32_t>(src.input);
+      if (src.fill) return e;
+      const std::uint64_t in_row = physical_row(inputs_[src.input].padded_shape(), src.at);
+      e.page = in_maps_[src.input].page_of(in_row, src.at[3]);
+      e.row = static_cast<std::uint8_t>(in_row % kTileHeight);
+      e.col = static_cast<std::uint8_t>(src.at[3] % kTileWidth);
+      return e;
+    };
+    constexpr std::uint32_t kLast = kFaceWidth - 1;
+    constexpr std::uint32_t kMiddle = kFaceWidth / 2 - 1;
+    for (std::uint32_t r = 0; r < kTileHeight; ++r) {
+      const Coord4 at = coord_of_row(padded, tile_row * kTileHeight + r, 0);
+      for (std::uint32_t c0 = 0; c0 < kTileWidth; c0 += kFaceWidth) {
+        Element* row = &elements_[r * kTileWidth + c0];
+        row[0] = element_at(at, c0);
+        row[kMiddle] = element_at(at, c0 + kMiddle);
+        row[kLast] = element_at(at, c0 + kLast);
+        const Element &first = row[0], &middle = row[kMiddle], &last = row[kLast];
+        const bool one_tile = first.input >= 0 && middle.input == first.input &&
+                              last.input == first.input && middle.page == first.page &&
+                              last.page == first.page;
+        const bool along_row = one_tile && middle.row == first.row && last.row == first.row &&
+                               middle.col == first.col + kMiddle && last.col == first.col + kLast;
+        const bool down_column = one_tile && middle.col == first.col && last.col == first.col &&
+                                 middle.row == first.row + kMiddle && last.row == first.row + kLast;
+        for (std::uint32_t k = 1; k < kLast; ++k) {
+          if (k == kMiddle) continue;
+          if (along_row || down_column) {
+            row[k] = first;
+            if (along_row) row[k].col = static_cast<std::uint8_t>(first.col + k);
+            if (down_column) row[k].row = static_cast<std::uint8_t>(first.row + k);
+          } else {
+            row[k] = element_at(at, c0 + k);
+          }
+        }
+      }
+    }
     bool any = false;
     bool copy = true;
     bool transposed = true;
     std::uint32_t first_input = 0;
     std::uint64_t first_page = 0;
     for (std::uint32_t r = 0; r < kTileHeight; ++r) {
-      Coord4 at = coord_of_row(padded, tile_row * kTileHeight + r, 0);
       for (std::uint32_t c = 0; c < kTileWidth; ++c) {
-        at[3] = tile_col * kTileWidth + c;
-        const Source src = map_.source(ref.output, at);
-        Element& e = elements_[r * kTileWidth + c];
-        e.input = src.fill ? -1 : static_cast<std::int32_t>(src.input);
-        if (src.fill) continue;
-        const std::uint64_t in_row = physical_row(inputs_[src.input].padded_shape(), src.at);
-        e.page = in_maps_[src.input].page_of(in_row, src.at[3]);
-        e.row = static_cast<std::uint8_t>(in_row % kTileHeight);
-        e.col = static_cast<std::uint8_t>(src.at[3] % kTileWidth);
+        const Element& e = elements_[r * kTileWidth + c];
+        if (e.input < 0) continue;
         if (!any) {
           any = true;
-          first_input = src.input;
+          first_input = static_cast<std::uint32_t>(e.input);
           first_page = e.page;
-        } else if (src.input != first_input || e.page != first_page) {
+        } else if (static_cast<std::uint32_t>(e.input) != first_input || e.page != first_page) {
           copy = transposed = false;
         }
         if (e.row != r || e.col != c) copy = false;
