@@ -472,8 +472,10 @@ FeatureMap ModelBuilder::to_tile(const std::string& name, const FeatureMap& x,
   FeatureMap out = x;
   const std::uint64_t rows = static_cast<std::uint64_t>(x.batch) * x.height * x.width;
   const bool aligned = tile_aligned_rows(rows) && x.channels % ops::kTileWidth == 0;
-  out.id =
-      move(name, aligned ? "tilize" : "tilize_with_val_padding", {x.id}, json::object(), group);
+  // Tilized into the group's format (ROW_MAJOR tensors can only hold bfloat16), so tiles from
+  // here meet the group's other tensors in one dtype (concat needs it).
+  out.id = move(name, aligned ? "tilize" : "tilize_with_val_padding", {x.id},
+                json{{"output_dtype", dtype_name(group)}}, group);
   return out;
 }
 
