@@ -14,15 +14,6 @@
 namespace wormsim::analysis {
 namespace {
 
-double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const double pos = q * static_cast<double>(values.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const auto hi = static_cast<std::size_t>(std::ceil(pos));
-  return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
-}
-
 ops::DataType csv_dtype(const std::string& text) {
   const auto type = ops::parse_data_type(text);
   if (!type) throw Error("calibration row has unknown dtype '" + text + "'");
@@ -44,27 +35,42 @@ bool config_flag(const std::string& config, const std::string& name) {
   return config.find(name + "=1") != std::string::npos;
 }
 
-std::uint32_t config_number(const std::string& text, const std::string& name, std::uint32_t fallback) {
+std::uint32_t config_number(const std::string& text, const std::string& name,
+                            std::uint32_t fallback) {
   const std::regex pattern(name + R"(=(\d+))");
   std::smatch match;
-  return std::regex_search(text, match, pattern) ? static_cast<std::uint32_t>(std::stoul(match[1])) : fallback;
+  return std::regex_search(text, match, pattern) ? static_cast<std::uint32_t>(std::stoul(match[1]))
+                                                 : fallback;
 }
 
 std::pair<std::uint32_t, std::uint32_t> subblock_of(const std::string& text) {
   const std::regex pattern(R"(subblock (\d+)x(\d+))");
   std::smatch match;
   if (!std::regex_search(text, match, pattern)) return {1, 1};
-  return {static_cast<std::uint32_t>(std::stoul(match[1])), static_cast<std::uint32_t>(std::stoul(match[2]))};
+  return {static_cast<std::uint32_t>(std::stoul(match[1])),
+          static_cast<std::uint32_t>(std::stoul(match[2]))};
 }
 
 }  // namespace
 
+double percentile(std::vector<double> values, double q) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const double pos = q * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = static_cast<std::size_t>(std::ceil(pos));
+  return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
+}
+
 std::vector<CalibrationRow> calibrate_matmul(const arch::DeviceSpec& spec) {
   const CsvTable table = read_csv(calibration_directory() / "matmul.csv");
   const std::size_t c_m = table.column("m"), c_k = table.column("k"), c_n = table.column("n");
-  const std::size_t c_in0 = table.column("in0_dtype"), c_in1 = table.column("in1_dtype"), c_out = table.column("out_dtype");
-  const std::size_t c_fid = table.column("math_fidelity"), c_mem = table.column("memory"), c_cores = table.column("cores");
-  const std::size_t c_config = table.column("config"), c_cycles = table.column("device_kernel_cycles_derived");
+  const std::size_t c_in0 = table.column("in0_dtype"), c_in1 = table.column("in1_dtype"),
+                    c_out = table.column("out_dtype");
+  const std::size_t c_fid = table.column("math_fidelity"), c_mem = table.column("memory"),
+                    c_cores = table.column("cores");
+  const std::size_t c_config = table.column("config"),
+                    c_cycles = table.column("device_kernel_cycles_derived");
   std::vector<CalibrationRow> rows;
   for (const auto& r : table.rows) {
     const auto m = static_cast<std::uint32_t>(std::stoul(r[c_m]));
@@ -88,12 +94,13 @@ std::vector<CalibrationRow> calibrate_matmul(const arch::DeviceSpec& spec) {
       const std::uint32_t num_blocks = config_number(config, "num_blocks", 1);
       const auto [sh, sw] = subblock_of(config);
       ops::Device device(spec);
-      const ops::ProgramTiming timing =
-          ops::run_single_core_matmul_test(device, m / ops::kTileHeight, k / ops::kTileWidth, n / ops::kTileWidth,
-                                           num_blocks, sh, sw, in0_type, compute);
+      const ops::ProgramTiming timing = ops::run_single_core_matmul_test(
+          device, m / ops::kTileHeight, k / ops::kTileWidth, n / ops::kTileWidth, num_blocks, sh,
+          sw, in0_type, compute);
       row.simulated = static_cast<double>(timing.kernel_duration());
       row.group = "matmul single-core " + std::string(ops::to_string(in0_type)) + " " + r[c_fid];
-      row.name += " num_blocks=" + std::to_string(num_blocks) + " l1_acc=" + (compute.packer_l1_acc ? "1" : "0");
+      row.name += " num_blocks=" + std::to_string(num_blocks) +
+                  " l1_acc=" + (compute.packer_l1_acc ? "1" : "0");
       row.note = "tt-metal single-core test program, K loop x" + std::to_string(num_blocks);
     } else {
       // The GEMM report's tuned configs are not published per row: the automatic 2D config on
@@ -103,9 +110,11 @@ std::vector<CalibrationRow> calibrate_matmul(const arch::DeviceSpec& spec) {
       const std::string in1_place = placement_of(r[c_mem], "in1");
       const std::string out_place = placement_of(r[c_mem], "out");
       const std::uint32_t gx = spec.worker_grid_x(), gy = spec.worker_grid_y();
-      auto tensor = [&](std::uint32_t rows_, std::uint32_t cols, ops::DataType type, const std::string& place) {
+      auto tensor = [&](std::uint32_t rows_, std::uint32_t cols, ops::DataType type,
+                        const std::string& place) {
         const ops::TensorSpec plain(ops::Shape({1, 1, rows_, cols}), type, ops::Layout::Tile);
-        return plain.with_memory_config(ops::memory_config_from_keyword(place, plain, gx, gy, spec));
+        return plain.with_memory_config(
+            ops::memory_config_from_keyword(place, plain, gx, gy, spec));
       };
       const ops::TensorSpec in0 = tensor(m, k, in0_type, in0_place);
       const ops::TensorSpec in1 = tensor(k, n, in1_type, in1_place);
@@ -117,7 +126,8 @@ std::vector<CalibrationRow> calibrate_matmul(const arch::DeviceSpec& spec) {
       const ops::OpResult result = ops::run_isolated(spec, op, {in0, in1}, {false, 0});
       row.simulated = static_cast<double>(result.record.timing.kernel_duration());
       const bool l1 = in0_place.rfind("l1", 0) == 0;
-      row.group = "matmul " + std::string(ops::to_string(in0_type)) + " " + r[c_fid] + (l1 ? " L1-sharded" : " DRAM");
+      row.group = "matmul " + std::string(ops::to_string(in0_type)) + " " + r[c_fid] +
+                  (l1 ? " L1-sharded" : " DRAM");
       row.note = ops::to_attribute_string(op.resolved_config());
     }
     row.error_pct = (row.simulated - row.measured) / row.measured * 100.0;
@@ -143,7 +153,8 @@ std::vector<CalibrationRow> calibrate_microbenchmarks(const arch::DeviceSpec& sp
   return rows;
 }
 
-CalibrationGroupSummary summarise_all(const std::string& label, const std::vector<CalibrationRow>& rows) {
+CalibrationGroupSummary summarise_all(const std::string& label,
+                                      const std::vector<CalibrationRow>& rows) {
   CalibrationGroupSummary s;
   s.group = label;
   std::vector<double> errors;

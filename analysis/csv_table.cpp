@@ -25,12 +25,16 @@ CsvTable parse_csv(const std::string& text, const std::filesystem::path& origin)
   CsvTable table;
   table.path = origin;
   std::vector<std::vector<std::string>> records;
+  std::vector<std::size_t> record_lines;
   std::vector<std::string> record;
   std::string field;
   bool quoted = false;
   bool field_started = false;
   std::size_t line = 1;
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  std::size_t record_line = 1;
+  // A UTF-8 byte order mark (spreadsheet exports) is not part of the first column's name.
+  const std::size_t start = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
+  for (std::size_t i = start; i < text.size(); ++i) {
     const char c = text[i];
     if (quoted) {
       if (c == '"') {
@@ -67,25 +71,31 @@ CsvTable parse_csv(const std::string& text, const std::filesystem::path& origin)
         field.clear();
         field_started = false;
         records.push_back(std::move(record));
+        record_lines.push_back(record_line);
         record.clear();
         ++line;
+        record_line = line;
         break;
       default:
         field += c;
         field_started = true;
     }
   }
-  if (quoted) throw Error("CSV file " + origin.string() + ": unterminated quoted field at end of file");
+  if (quoted)
+    throw Error("CSV file " + origin.string() + ": unterminated quoted field at end of file");
   if (field_started || !field.empty() || !record.empty()) {
     record.push_back(std::move(field));
     records.push_back(std::move(record));
+    record_lines.push_back(record_line);
   }
-  if (records.empty()) throw Error("CSV file " + origin.string() + " is empty; it needs a header row");
+  if (records.empty())
+    throw Error("CSV file " + origin.string() + " is empty; it needs a header row");
   table.header = std::move(records.front());
   for (std::size_t r = 1; r < records.size(); ++r) {
     if (records[r].size() == 1 && records[r][0].empty()) continue;  // blank line
     table.rows.push_back(std::move(records[r]));
     table.rows.back().resize(std::max(table.rows.back().size(), table.header.size()));
+    table.row_lines.push_back(record_lines[r]);
   }
   return table;
 }
@@ -95,7 +105,12 @@ CsvTable read_csv(const std::filesystem::path& path) {
   if (!in) throw Error("cannot open CSV file " + path.string() + "; check the path");
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_csv(text.str(), path);
+  const std::string content = text.str();
+  if (content.find('\0') != std::string::npos) {
+    throw Error("file " + path.string() +
+                " is binary (it holds NUL bytes), not a CSV file; pass the CSV itself");
+  }
+  return parse_csv(content, path);
 }
 
 std::string csv_escape(const std::string& field) {
@@ -126,7 +141,9 @@ std::optional<double> parse_measured_value(const std::string& text, std::size_t 
   if (index >= parts.size()) return std::nullopt;
   const std::string& part = parts[index];
   std::size_t pos = 0;
-  while (pos < part.size() && (std::isspace(static_cast<unsigned char>(part[pos])) || part[pos] == '~')) ++pos;
+  while (pos < part.size() &&
+         (std::isspace(static_cast<unsigned char>(part[pos])) || part[pos] == '~'))
+    ++pos;
   const char* begin = part.c_str() + pos;
   char* end = nullptr;
   const double first = std::strtod(begin, &end);
@@ -141,7 +158,8 @@ std::optional<double> parse_measured_value(const std::string& text, std::size_t 
 }
 
 std::filesystem::path calibration_directory() {
-  if (const char* env = std::getenv("WORMSIM_CALIBRATION_DIR"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("WORMSIM_CALIBRATION_DIR"); env != nullptr && *env != '\0')
+    return env;
   return WORMSIM_CALIBRATION_DIR;
 }
 

@@ -12,12 +12,14 @@ struct CsvTable {
   std::filesystem::path path;
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
+  std::vector<std::size_t> row_lines;  // line of the file where each row starts (header = 1)
 
   // Index of a column; throws wormsim::Error naming the file and the column if absent.
   std::size_t column(const std::string& name) const;
   std::optional<std::size_t> find_column(const std::string& name) const;
 };
 
+// Throws wormsim::Error for a missing or unreadable file and for binary content (NUL bytes).
 CsvTable read_csv(const std::filesystem::path& path);
 CsvTable parse_csv(const std::string& text, const std::filesystem::path& origin = "<text>");
 // Quotes a field if it holds a comma, quote or newline.

@@ -3,8 +3,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <ctime>
+#include <fstream>
 #include <map>
 
 #include "analysis/csv_table.hpp"
@@ -451,6 +453,19 @@ ResultsDb::~ResultsDb() = default;
 
 ResultsDb ResultsDb::open_for_write(const std::filesystem::path& path,
                                     std::chrono::milliseconds busy_timeout) {
+  // SQLite takes some short files that are not databases for empty ones and writes over them;
+  // a file that is neither empty nor a SQLite database is left alone.
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) > 0) {
+    static constexpr char kSqliteMagic[] = "SQLite format 3";  // with its NUL: 16 bytes
+    std::array<char, sizeof(kSqliteMagic)> head{};
+    std::ifstream in(path, std::ios::binary);
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    if (!std::equal(head.begin(), head.end(), kSqliteMagic)) {
+      const DbFile file = results_file(path);
+      throw Error(path.string() + " is not a SQLite database; " + file.other_file_fix);
+    }
+  }
   sqlite3* raw = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);

@@ -16,6 +16,9 @@
 //   request.report = &std::cout;                               // console report
 //   analysis::RunOutputResult out = analysis::write_run_outputs(request);
 //
+// check_run_outputs(request) before the simulation turns a mistyped path into an error at once
+// rather than after a run of minutes.
+//
 // Every file is written completely or not at all (CSV / JSON / config.json through a temporary
 // file and a rename, the results DB in one transaction, the ttnn db.sqlite built beside its
 // final name). Errors are wormsim::Error naming the file and the fix.
@@ -60,7 +63,15 @@ struct RunOutputRequest {
 struct RunOutputResult {
   std::optional<std::int64_t> run_id;  // the results-DB row, when written
   RunSummary summary;
+  RunProfile profile;  // points into the request's GraphRuns
 };
+
+// Checks that every output the request names can be written, without writing any: the
+// directories exist (or, for the ttnn report folder, can be created) and are writable, no
+// directory stands where a file goes, no two outputs share a path, and an existing results
+// database is a wormsim database this build can migrate. Throws wormsim::Error naming the path,
+// the option and the fix.
+void check_run_outputs(const RunOutputRequest& request);
 
 RunOutputResult write_run_outputs(const RunOutputRequest& request);
 

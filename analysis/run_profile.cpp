@@ -423,8 +423,9 @@ std::string advise(const OpProfile& op, const arch::DeviceSpec& spec) {
            "): larger in0_block_w / out_subblock, or shard the activations";
   }
   if (op.ideal_ratio > 0 && op.ideal_ratio < 0.5) {
-    return "SLOW: ideal (PM IDEAL) is " + pct_text(100.0 * op.ideal_ratio) +
-           " of the actual time - check its program config";
+    // Below 1 % the rounded figure would read "0%".
+    const std::string share = op.ideal_ratio < 0.01 ? "<1%" : pct_text(100.0 * op.ideal_ratio);
+    return "SLOW: ideal (PM IDEAL) is " + share + " of the actual time - check its program config";
   }
   return "";
 }

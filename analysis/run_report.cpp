@@ -106,13 +106,30 @@ void print_run_report(std::ostream& out, const RunProfile& profile, const Report
   out << "\ntop ops by device kernel time (bound: >= " << format_fixed(kBoundThresholdPct, 0)
       << "% of peak DRAM bandwidth / FLOPs, NoC: busiest link; traffic "
       << (profile.per_op_traffic ? "per op" : "not recorded per op") << ")\n";
-  TextTable table({"node", "op code", "time [us]", "share [%]", "cores", "DRAM [%]", "FLOPs [%]",
-                   "NoC max [%]", "ideal/actual", "bound"});
+  // PCC only when the run computed values (numerics on).
+  const bool has_pcc = std::any_of(ops.begin(), ops.end(),
+                                   [](const OpProfile* op) { return op->node->pcc().has_value(); });
+  std::vector<std::string> columns = {"node",         "op code",  "time [us]", "share [%]",
+                                      "cores",        "DRAM [%]", "FLOPs [%]", "NoC max [%]",
+                                      "ideal/actual", "bound"};
+  if (has_pcc) columns.push_back("PCC");
+  TextTable table(columns);
   for (const OpProfile* op : top) {
-    table.add_row({op->node->name, op->record().op_code, us(op->kernel_ns), share(op->kernel_ns),
-                   std::to_string(op->record().timing.core_count), pct(op->dram_pct),
-                   pct(op->flops_pct), pct(op->max_link_util_pct), format_fixed(op->ideal_ratio, 2),
-                   std::string(to_string(op->bound))});
+    std::vector<std::string> row = {op->node->name,
+                                    op->record().op_code,
+                                    us(op->kernel_ns),
+                                    share(op->kernel_ns),
+                                    std::to_string(op->record().timing.core_count),
+                                    pct(op->dram_pct),
+                                    pct(op->flops_pct),
+                                    pct(op->max_link_util_pct),
+                                    format_fixed(op->ideal_ratio, 2),
+                                    std::string(to_string(op->bound))};
+    if (has_pcc) {
+      const std::optional<double> pcc = op->node->pcc();
+      row.push_back(pcc ? format_fixed(*pcc, 6) : "n/a");
+    }
+    table.add_row(row);
   }
   table.print(out);
 
@@ -137,16 +154,34 @@ void print_run_report(std::ostream& out, const RunProfile& profile, const Report
     out << "  " << gaps << "\n";
     ++lines;
   }
-  std::size_t advised = 0;
+  // Ops that repeat per layer get the same advice: one line for the first (slowest) of them
+  // and a count of the others, so the lines left go to different problems.
+  struct AdviceGroup {
+    const OpProfile* first{nullptr};
+    std::size_t alike{0};
+  };
+  std::vector<AdviceGroup> groups;
+  std::map<std::pair<std::string, std::string>, std::size_t> group_of;
   std::vector<const OpProfile*> worst = ops;
   std::stable_sort(worst.begin(), worst.end(),
                    [](const auto* a, const auto* b) { return a->kernel_ns > b->kernel_ns; });
   for (const OpProfile* op : worst) {
-    if (advised >= options.advice_lines) break;
     if (op->advice.empty()) continue;
-    out << "  " << op->node->name << " (" << op->record().op_code << ", " << us(op->kernel_ns)
-        << " us, " << to_string(op->bound) << "): " << op->advice << "\n";
-    ++advised;
+    const auto [it, added] =
+        group_of.emplace(std::make_pair(op->record().op_code, op->advice), groups.size());
+    if (added) {
+      groups.push_back({op, 0});
+    } else {
+      ++groups[it->second].alike;
+    }
+  }
+  if (groups.size() > options.advice_lines) groups.resize(options.advice_lines);
+  for (const AdviceGroup& g : groups) {
+    const OpProfile* op = g.first;
+    out << "  " << op->node->name;
+    if (g.alike > 0) out << " and " << g.alike << " like it";
+    out << " (" << op->record().op_code << ", " << us(op->kernel_ns) << " us, "
+        << to_string(op->bound) << "): " << op->advice << "\n";
     ++lines;
   }
   if (lines == 0) out << "  nothing stands out: the top ops run near their bounds\n";

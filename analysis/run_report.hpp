@@ -9,8 +9,10 @@
 namespace wormsim::analysis {
 
 struct ReportOptions {
-  std::size_t top{10};          // ops listed by device time
-  std::size_t advice_lines{5};  // worst ops given advice
+  std::size_t top{10};  // ops listed by device time
+  // Advice lines for the worst ops; ops with the same op code and advice (one per layer) share
+  // a line.
+  std::size_t advice_lines{5};
 };
 
 // Reports the first chip's ops (data-parallel replicas run the same program).

@@ -15,7 +15,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 packages=(
   build-essential cmake pkg-config
   libboost-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
-  libhdf5-dev libopenblas-dev
+  libhdf5-dev zlib1g-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
   sqlite3 python3 python3-numpy python3-h5py

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "ops/numerics/fidelity_matmul.hpp"
 #include "ops/numerics/number_formats.hpp"
@@ -348,33 +349,26 @@ std::vector<Tensor> Conv2dOp::compute(const std::vector<Tensor>& inputs,
   const std::uint32_t ohw = w.output_h() * w.output_w();
 
   // im2col in the device's K order (each K block padded to whole tiles) and the matching weights.
-  std::vector<float> a(m * k, 0.0f);
   std::vector<float> b(k * n, 0.0f);
   const std::vector<float>& x = input.values();
+  // The K entry of every column first, then the patch rows one output stick at a time
+  // (row-major writes: the column-at-a-time order thrashed the cache on large maps).
+  struct Column {
+    std::size_t col;
+    KEntry entry;
+  };
+  std::vector<Column> columns;
   for (std::size_t blk = 0; blk < p.k_blocks.size(); ++blk) {
     const ConvKBlock& kb = p.k_blocks[blk];
     for (std::uint32_t e = 0; e < kb.count; ++e) {
       const KEntry ke = k_entry(w, p.block, p.channels_per_slice, c_in, kb.sequence, kb.first + e);
       const std::size_t col = blk * block_cols + e;
+      columns.push_back({col, ke});
       const std::size_t w_row =
           (static_cast<std::size_t>(ke.ky) * w.kernel_w + ke.kx) * c_in + ke.c;
       const std::uint32_t g = ke.c / in_group;
       for (std::uint32_t co = g * out_group; co < (g + 1) * out_group; ++co) {
         b[col * n + co] = weight.values()[w_row * w_width + co];
-      }
-      for (std::uint64_t o = 0; o < out_sticks; ++o) {
-        const std::uint64_t img = o / ohw;
-        const std::uint32_t rem = static_cast<std::uint32_t>(o % ohw);
-        const auto y =
-            static_cast<std::int64_t>((rem / w.output_w()) * w.stride_h + ke.ky * w.dilation_h) -
-            w.pad_top;
-        const auto xx =
-            static_cast<std::int64_t>((rem % w.output_w()) * w.stride_w + ke.kx * w.dilation_w) -
-            w.pad_left;
-        if (y < 0 || xx < 0 || y >= w.input_h || xx >= w.input_w) continue;
-        const std::uint64_t stick = (img * w.input_h + static_cast<std::uint64_t>(y)) * w.input_w +
-                                    static_cast<std::uint64_t>(xx);
-        a[o * k + col] = x[stick * in_width + ke.c];
       }
     }
   }
@@ -388,7 +382,37 @@ std::vector<Tensor> Conv2dOp::compute(const std::vector<Tensor>& inputs,
   const bool epilogue = has_bias_ || !options_.activation.empty();
   num.output_dtype = epilogue ? DataType::Float32 : out_spec.data_type();
   auto values = std::make_shared<std::vector<float>>(m * n, 0.0f);
-  numerics::fidelity_matmul(a, b, *values, m, k, n, num);
+  // Patch rows in chunks of whole tile rows: rows are independent through the FPU model (block
+  // float shares exponents along a row only), and a full patch matrix of a large map with its
+  // mantissa slices would take gigabytes.
+  constexpr std::size_t kChunkRows = 64 * kTileHeight;
+  std::vector<float> a;
+  for (std::size_t first = 0; first < m; first += kChunkRows) {
+    const std::size_t rows = std::min(kChunkRows, m - first);
+    a.assign(rows * k, 0.0f);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const std::uint64_t o = first + r;
+      if (o >= out_sticks) break;  // padding rows stay zero
+      const std::uint64_t img = o / ohw;
+      const auto rem = static_cast<std::uint32_t>(o % ohw);
+      const std::int64_t y0 =
+          static_cast<std::int64_t>((rem / w.output_w()) * w.stride_h) - w.pad_top;
+      const std::int64_t x0 =
+          static_cast<std::int64_t>((rem % w.output_w()) * w.stride_w) - w.pad_left;
+      float* row = a.data() + r * k;
+      for (const Column& column : columns) {
+        const KEntry& ke = column.entry;
+        const std::int64_t y = y0 + static_cast<std::int64_t>(ke.ky) * w.dilation_h;
+        const std::int64_t xx = x0 + static_cast<std::int64_t>(ke.kx) * w.dilation_w;
+        if (y < 0 || xx < 0 || y >= w.input_h || xx >= w.input_w) continue;
+        const std::uint64_t stick = (img * w.input_h + static_cast<std::uint64_t>(y)) * w.input_w +
+                                    static_cast<std::uint64_t>(xx);
+        row[column.col] = x[stick * in_width + ke.c];
+      }
+    }
+    numerics::fidelity_matmul(a, b, std::span<float>(values->data() + first * n, rows * n), rows, k,
+                              n, num);
+  }
   std::vector<float> bias_device;
   std::vector<float> bias_golden;
   if (has_bias_) {
@@ -431,15 +455,39 @@ std::vector<float> direct_conv2d(const SlidingWindow& w, const std::vector<float
                                  const std::vector<float>& weights, std::size_t w_width,
                                  std::uint32_t out_channels, std::uint32_t groups,
                                  const std::vector<float>& bias, std::size_t out_width) {
+  // The fp32 reference as im2col + sgemm per group, over chunks of output sticks so the
+  // patch matrix stays small (a 3x3 conv on a 384x384 map would need >1 GB at once).
   const std::uint64_t out_sticks = w.output_sticks();
   const std::uint32_t in_group = in_channels / groups;
   const std::uint32_t out_group = out_channels / groups;
+  const std::size_t taps = static_cast<std::size_t>(w.kernel_h) * w.kernel_w;
+  const std::size_t k = taps * in_group;
+  const std::uint32_t ohw = w.output_h() * w.output_w();
+  constexpr std::uint64_t kChunkSticks = 2048;
   std::vector<float> out(out_sticks * out_width, 0.0f);
-  std::vector<double> acc(out_channels);
-  for (std::uint32_t img = 0; img < w.batch; ++img) {
-    for (std::uint32_t oh = 0; oh < w.output_h(); ++oh) {
-      for (std::uint32_t ow = 0; ow < w.output_w(); ++ow) {
-        std::fill(acc.begin(), acc.end(), 0.0);
+  std::vector<float> patches;
+  std::vector<float> b(k * out_group);
+  for (std::uint32_t g = 0; g < groups; ++g) {
+    // Weight rows of the group's taps and channels: row (ky, kx, c) of the [kh*kw*C_in, C_out]
+    // matrix, columns of the group's outputs.
+    for (std::size_t t = 0; t < taps; ++t) {
+      for (std::uint32_t c = 0; c < in_group; ++c) {
+        const float* src = weights.data() + (t * in_channels + g * in_group + c) * w_width +
+                           static_cast<std::size_t>(g) * out_group;
+        std::copy(src, src + out_group,
+                  b.begin() + static_cast<std::ptrdiff_t>((t * in_group + c) * out_group));
+      }
+    }
+    for (std::uint64_t first = 0; first < out_sticks; first += kChunkSticks) {
+      const std::uint64_t rows = std::min(kChunkSticks, out_sticks - first);
+      patches.assign(rows * k, 0.0f);
+      for (std::uint64_t r = 0; r < rows; ++r) {
+        const std::uint64_t o = first + r;
+        const std::uint64_t img = o / ohw;
+        const auto rem = static_cast<std::uint32_t>(o % ohw);
+        const std::uint32_t oh = rem / w.output_w();
+        const std::uint32_t ow = rem % w.output_w();
+        float* row = patches.data() + r * k;
         for (std::uint32_t ky = 0; ky < w.kernel_h; ++ky) {
           const std::int64_t y =
               static_cast<std::int64_t>(oh * w.stride_h + ky * w.dilation_h) - w.pad_top;
@@ -449,28 +497,22 @@ std::vector<float> direct_conv2d(const SlidingWindow& w, const std::vector<float
                 static_cast<std::int64_t>(ow * w.stride_w + kx * w.dilation_w) - w.pad_left;
             if (x < 0 || x >= w.input_w) continue;
             const std::uint64_t stick =
-                (static_cast<std::uint64_t>(img) * w.input_h + static_cast<std::uint64_t>(y)) *
-                    w.input_w +
+                (img * w.input_h + static_cast<std::uint64_t>(y)) * w.input_w +
                 static_cast<std::uint64_t>(x);
-            const float* in_row = input.data() + stick * in_width;
-            for (std::uint32_t c = 0; c < in_channels; ++c) {
-              const double v = in_row[c];
-              if (v == 0.0) continue;
-              const std::uint32_t g = c / in_group;
-              const float* w_row =
-                  weights.data() +
-                  ((static_cast<std::size_t>(ky) * w.kernel_w + kx) * in_channels + c) * w_width;
-              for (std::uint32_t co = g * out_group; co < (g + 1) * out_group; ++co)
-                acc[co] += v * w_row[co];
-            }
+            const float* src =
+                input.data() + stick * in_width + static_cast<std::size_t>(g) * in_group;
+            std::copy(src, src + in_group,
+                      row + (static_cast<std::size_t>(ky) * w.kernel_w + kx) * in_group);
           }
         }
-        const std::uint64_t o =
-            (static_cast<std::uint64_t>(img) * w.output_h() + oh) * w.output_w() + ow;
-        for (std::uint32_t co = 0; co < out_channels; ++co) {
-          out[o * out_width + co] = static_cast<float>(acc[co] + (bias.empty() ? 0.0 : bias[co]));
-        }
       }
+      float* c = out.data() + first * out_width + static_cast<std::size_t>(g) * out_group;
+      numerics::sgemm(patches.data(), b.data(), c, rows, k, out_group, out_width);
+    }
+  }
+  if (!bias.empty()) {
+    for (std::uint64_t o = 0; o < out_sticks; ++o) {
+      for (std::uint32_t co = 0; co < out_channels; ++co) out[o * out_width + co] += bias[co];
     }
   }
   return out;

@@ -303,4 +303,16 @@ void fidelity_eltwise_mul(std::span<const float> a, std::span<const float> b, st
   }
 }
 
+void sgemm(const float* a, const float* b, float* c, std::size_t m, std::size_t k, std::size_t n,
+           std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (std::size_t r = 0; r < m; ++r) std::fill(c + r * ldc, c + r * ldc + n, 0.0f);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(k), b,
+              static_cast<blasint>(n), 0.0f, c, static_cast<blasint>(ldc));
+}
+
 }  // namespace wormsim::ops::numerics

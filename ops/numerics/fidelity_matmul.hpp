@@ -66,6 +66,11 @@ struct MatmulNumerics {
 // block), identical to the per-phase sum up to fp32 summation order. BF16 Dst: one sgemm per
 // phase per 16-deep K step, each followed by the BF16 rounding, row-blocked so the accumulator
 // stays in cache. Throws Error on size mismatches.
+// Plain fp32 C = A B (row-major; A m x k, B k x n, C rows ldc apart), the BLAS the fp32
+// golden paths share.
+void sgemm(const float* a, const float* b, float* c, std::size_t m, std::size_t k, std::size_t n,
+           std::size_t ldc);
+
 void fidelity_matmul(std::span<const float> a, std::span<const float> b, std::span<float> c,
                      std::size_t m, std::size_t k, std::size_t n, const MatmulNumerics& numerics);
 // Shorthand: bf16 operands, all of K in one block, Dst contents returned unpacked (Float32).

@@ -1,16 +1,23 @@
 // `wormsim run --model NAME | --graph FILE`: one inference of a model on N300 / N150 with
-// device time, FPS, PCC and memory peaks (workloads/executor.hpp has the execution rules).
+// device time, FPS, PCC and memory peaks (workloads/executor.hpp has the execution rules), the
+// console report (op types, top ops and their bound class, op-to-op gaps, advice) and the
+// profiling outputs of analysis/run_outputs.hpp: the results database (./wormsim.db unless
+// --db PATH / --no-db), --csv (tt-metal ops_perf), --trace-json (Perfetto) and --ttnn-report.
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "analysis/run_outputs.hpp"
 #include "analysis/text_table.hpp"
 #include "ops/op_registry.hpp"
 #include "sim/cli/command_registry.hpp"
+#include "workloads/depth_demo.hpp"
 #include "workloads/executor.hpp"
 #include "workloads/graph_source.hpp"
 
@@ -31,7 +38,39 @@ struct RunOptions {
   std::size_t top = 10;
   bool dtype_given = false;
   bool fidelity_given = false;
+  // Depth demo (workloads/depth_demo.hpp): image fed as pixel_values, depth map file.
+  std::string input;
+  std::string dump_depth;
+  // Profiling outputs ("" = not written).
+  std::string csv;
+  std::string db = analysis::kDefaultResultsDb;
+  bool no_db = false;
+  std::string trace_json;
+  std::string ttnn_report;
 };
+
+// What the run was asked to do, stored with it in the results database (runs.config_json).
+nlohmann::json config_json(const RunOptions& o, const std::string& device_name) {
+  const auto& m = o.source.model_options;
+  nlohmann::json config = {{"model", o.source.model}, {"graph_file", o.source.graph_file},
+                           {"device", device_name},   {"dp", o.dp},
+                           {"numerics", o.numerics},  {"seed", o.seed},
+                           {"weights", o.weights},    {"synthesize_missing", o.synthesize_missing},
+                           {"dispatch", o.dispatch},  {"local_pcc", o.local_pcc}};
+  // Model options shape a zoo model only; a graph file carries its own.
+  if (!o.source.model.empty()) {
+    config["batch"] = m.batch;  // 0 = the model's default
+    config["resolution"] = m.resolution;
+    config["layers"] = m.layers;
+    config["dtype"] = m.dtype;
+    config["fidelity"] = m.fidelity;
+  }
+  return config;
+}
+
+nlohmann::json path_or_null(const std::filesystem::path& path) {
+  return path.empty() ? nlohmann::json(nullptr) : nlohmann::json(path.string());
+}
 
 // A progress bar on stderr, drawn only when stderr is a terminal and the run has taken more
 // than a second (short runs and redirected output stay clean).
@@ -83,14 +122,32 @@ void run_model(const RunOptions& o) {
   const auto dispatch = workloads::parse_dispatch_mode(o.dispatch);
   if (!dispatch) throw Error("--dispatch must be trace or eager, got '" + o.dispatch + "'");
 
+  analysis::RunOutputRequest request;
+  request.spec = &spec;
+  request.csv_path = o.csv;
+  if (!o.no_db) request.db_path = o.db;
+  request.trace_json_path = o.trace_json;
+  request.ttnn_report_dir = o.ttnn_report;
+  request.report_options.top = o.top;
+  // A mistyped output path fails now, not after the simulation.
+  analysis::check_run_outputs(request);
+
   const workloads::Graph graph = workloads::load_graph(o.source, spec);
+  // --input / --dump-depth are checked (and the image read) before the run.
+  const workloads::DepthDemo depth_demo =
+      workloads::prepare_depth_demo(graph, o.input, o.dump_depth, o.numerics == "on");
   const std::uint32_t batch = graph.batch();
   std::unique_ptr<workloads::WeightFile> weights;
   if (!o.weights.empty()) weights = std::make_unique<workloads::WeightFile>(o.weights);
 
   ops::Device device(spec);
   ProgressBar bar;
+  // Per-op NoC link / DRAM bank / Ethernet traffic for the CSV, the trace and the database.
+  analysis::TrafficRecorder traffic(device.engine());
   std::vector<workloads::GraphRun> runs;
+  std::vector<analysis::RunTraffic> traffics;
+  runs.reserve(o.dp);
+  traffics.reserve(o.dp);
   for (std::uint32_t replica = 0; replica < o.dp; ++replica) {
     workloads::ExecutorOptions options;
     options.chip = replica;
@@ -102,38 +159,57 @@ void run_model(const RunOptions& o) {
     options.local_op_pcc = o.local_pcc;
     options.weights = weights.get();
     options.synthesize_missing_weights = o.synthesize_missing;
+    options.inputs = depth_demo.inputs;
     const std::string label = o.dp > 1 ? "chip " + std::to_string(replica) : graph.name();
-    options.progress = [&bar, label](std::size_t done, std::size_t total) {
-      bar.update(label, done, total);
-    };
+    traffic.begin_run();
+    options.progress = traffic.wrap(
+        [&bar, label](std::size_t done, std::size_t total) { bar.update(label, done, total); });
     runs.push_back(workloads::run_graph(device, graph, options));
+    traffics.push_back(traffic.finish_run());
     bar.finish();
   }
+  if (!depth_demo.dump_path.empty()) {
+    // stderr: stdout may be the JSON report.
+    std::cerr << "wormsim: "
+              << workloads::write_depth_dump(depth_demo, workloads::depth_map(graph, runs.front()))
+              << "\n";
+  }
 
+  const std::string model = o.source.model.empty() ? graph.name() : o.source.model;
+  request.graph = &graph;
+  request.engine = &device.engine();
+  for (std::size_t k = 0; k < runs.size(); ++k) request.runs.push_back({&runs[k], &traffics[k]});
+  request.info.model = model;
+  request.info.graph = graph.name();
+  request.info.device = spec.name;
+  request.info.batch = batch;
+  request.info.dp = o.dp;
+  request.info.numerics = o.numerics == "on";
+  request.info.seed = o.seed;
+  request.info.wormsim_version = WORMSIM_VERSION;
+  request.info.config = config_json(o, spec.name);
+
+  std::vector<const workloads::GraphRun*> run_ptrs;
+  for (const auto& r : runs) run_ptrs.push_back(&r);
   // Replicas run concurrently: device time is the slowest one; their host transfers share the
   // PCIe link, so those add up (one command queue, nothing overlapped).
-  double device_ns = 0, host_ns = 0, launch_ns = 0;
-  std::uint64_t l1_peak = 0, dram_peak = 0;
-  for (const auto& r : runs) {
-    device_ns = std::max(device_ns, r.device_time_ns);
-    host_ns += r.host_write_ns + r.host_read_ns;
-    launch_ns = std::max(launch_ns, r.launch_ns);
-    l1_peak = std::max(l1_peak, r.l1_peak_bytes);
-    dram_peak = std::max(dram_peak, r.dram_peak_bytes);
-  }
-  const double samples = static_cast<double>(batch) * o.dp;
-  const double e2e_ns = launch_ns + host_ns + device_ns;
-  const double fps_device = device_ns > 0 ? samples * 1e9 / device_ns : 0;
-  const double fps_e2e = e2e_ns > 0 ? samples * 1e9 / e2e_ns : 0;
+  const analysis::RunSummary s = analysis::summarise_runs(run_ptrs, batch);
   const workloads::GraphRun& main = runs.front();
 
-  std::vector<const workloads::NodeRun*> top;
-  for (const auto& n : main.nodes) top.push_back(&n);
-  std::stable_sort(top.begin(), top.end(),
-                   [](const auto* a, const auto* b) { return a->duration_ns > b->duration_ns; });
-  if (top.size() > o.top) top.resize(o.top);
-
   if (o.format == "json") {
+    // stdout stays one JSON document: no console report, the outputs are keys.
+    const analysis::RunOutputResult written = analysis::write_run_outputs(request);
+    std::map<const workloads::NodeRun*, const analysis::OpProfile*> profile_of;
+    for (const auto& op : written.profile.ops) profile_of[op.node] = &op;
+    const auto bound_of = [&](const workloads::NodeRun& n) {
+      const auto it = profile_of.find(&n);
+      return it == profile_of.end() ? std::string()
+                                    : std::string(analysis::to_string(it->second->bound));
+    };
+    const auto advice_of = [&](const workloads::NodeRun& n) {
+      const auto it = profile_of.find(&n);
+      return it == profile_of.end() ? std::string() : it->second->advice;
+    };
     nlohmann::json ops = nlohmann::json::array();
     for (const auto& n : main.nodes) {
       ops.push_back({{"name", n.name},
@@ -144,77 +220,111 @@ void run_model(const RunOptions& o) {
                      {"gap_before_ns", n.gap_before_ns},
                      {"core_count", n.record.timing.core_count},
                      {"flops", n.record.flops},
+                     {"bound", bound_of(n)},
+                     {"advice", advice_of(n)},
                      {"pcc", optional_number(n.record.pcc)},
                      {"local_pcc", optional_number(n.local_pcc)}});
     }
+    std::vector<const workloads::NodeRun*> top;
+    for (const auto& n : main.nodes) top.push_back(&n);
+    std::stable_sort(top.begin(), top.end(),
+                     [](const auto* a, const auto* b) { return a->duration_ns > b->duration_ns; });
+    if (top.size() > o.top) top.resize(o.top);
     nlohmann::json top_ops = nlohmann::json::array();
     for (const auto* n : top) {
       top_ops.push_back({{"name", n->name},
                          {"op_code", n->record.op_code},
                          {"duration_ns", n->duration_ns},
-                         {"share", main.op_time_ns > 0 ? n->duration_ns / main.op_time_ns : 0.0}});
+                         {"share", main.op_time_ns > 0 ? n->duration_ns / main.op_time_ns : 0.0},
+                         {"bound", bound_of(*n)}});
     }
-    const nlohmann::json out = {{"model", o.source.model.empty() ? graph.name() : o.source.model},
-                                {"graph", graph.name()},
-                                {"device", spec.name},
-                                {"batch", batch},
-                                {"dp", o.dp},
-                                {"dispatch", std::string(workloads::to_string(*dispatch))},
-                                {"numerics", o.numerics == "on"},
-                                {"seed", o.seed},
-                                {"device_time_ns", device_ns},
-                                {"op_time_ns", main.op_time_ns},
-                                {"gap_time_ns", main.gap_time_ns},
-                                {"host_io_ns", host_ns},
-                                {"launch_ns", launch_ns},
-                                {"e2e_time_ns", e2e_ns},
-                                {"fps_device", fps_device},
-                                {"fps_e2e", fps_e2e},
-                                {"pcc", optional_number(main.pcc)},
-                                {"worst_op_pcc", optional_number(main.worst_op_pcc)},
-                                {"worst_op", main.worst_op},
-                                {"l1_peak_bytes", l1_peak},
-                                {"dram_peak_bytes", dram_peak},
-                                {"op_count", main.nodes.size()},
-                                {"parameter_count", graph.parameter_count()},
-                                {"flops", graph.flops()},
-                                {"top_ops", top_ops},
-                                {"ops", ops}};
+    const nlohmann::json out = {
+        {"model", model},
+        {"graph", graph.name()},
+        {"device", spec.name},
+        {"batch", batch},
+        {"dp", o.dp},
+        {"dispatch", std::string(workloads::to_string(*dispatch))},
+        {"numerics", o.numerics == "on"},
+        {"seed", o.seed},
+        {"device_time_ns", s.device_time_ns},
+        {"op_time_ns", s.op_time_ns},
+        {"gap_time_ns", s.gap_time_ns},
+        {"host_io_ns", s.host_io_ns},
+        {"launch_ns", s.launch_ns},
+        {"e2e_time_ns", s.e2e_ns},
+        {"fps_device", s.fps_device},
+        {"fps_e2e", s.fps_e2e},
+        {"pcc", optional_number(s.pcc)},
+        {"worst_op_pcc", optional_number(s.worst_op_pcc)},
+        {"worst_op", s.worst_op},
+        {"l1_peak_bytes", s.l1_peak_bytes},
+        {"dram_peak_bytes", s.dram_peak_bytes},
+        {"op_count", s.op_count},
+        {"parameter_count", graph.parameter_count()},
+        {"flops", graph.flops()},
+        {"gap_advice", analysis::gap_advice(written.profile)},
+        {"run_id", written.run_id ? nlohmann::json(*written.run_id) : nlohmann::json(nullptr)},
+        {"db",
+         request.db_path ? nlohmann::json(request.db_path->string()) : nlohmann::json(nullptr)},
+        {"csv", path_or_null(request.csv_path)},
+        {"trace_json", path_or_null(request.trace_json_path)},
+        {"ttnn_report", path_or_null(request.ttnn_report_dir)},
+        {"top_ops", top_ops},
+        {"ops", ops}};
     std::cout << out.dump(2) << "\n";
     return;
   }
 
   analysis::TextTable summary({"metric", "value"});
-  summary.add_row({"model", o.source.model.empty() ? graph.name() : o.source.model});
+  summary.add_row({"model", model});
   summary.add_row(
       {"device",
        spec.name + (o.dp > 1 ? " (data parallel over " + std::to_string(o.dp) + " chips)" : "")});
   summary.add_row({"batch", std::to_string(batch) + (o.dp > 1 ? " per chip" : "")});
-  summary.add_row({"ops", std::to_string(main.nodes.size()) + " (" +
+  summary.add_row({"ops", std::to_string(s.op_count) + " (" +
                               std::string(workloads::to_string(*dispatch)) + ")"});
-  summary.add_row({"device time [ms]", analysis::format_fixed(device_ns / 1e6, 3)});
-  summary.add_row({"  ops / gaps [ms]", analysis::format_fixed(main.op_time_ns / 1e6, 3) + " / " +
-                                            analysis::format_fixed(main.gap_time_ns / 1e6, 3)});
-  summary.add_row({"host I/O [ms]", analysis::format_fixed(host_ns / 1e6, 3)});
-  summary.add_row({"device FPS", analysis::format_fixed(fps_device, 1)});
-  summary.add_row({"end-to-end FPS", analysis::format_fixed(fps_e2e, 1)});
-  summary.add_row({"PCC (end to end)", pcc_text(main.pcc)});
-  summary.add_row({"worst op PCC", pcc_text(main.worst_op_pcc) +
-                                       (main.worst_op.empty() ? "" : " (" + main.worst_op + ")")});
+  summary.add_row({"device time [ms]", analysis::format_fixed(s.device_time_ns / 1e6, 3)});
+  summary.add_row({"  ops / gaps [ms]", analysis::format_fixed(s.op_time_ns / 1e6, 3) + " / " +
+                                            analysis::format_fixed(s.gap_time_ns / 1e6, 3)});
+  summary.add_row({"host I/O [ms]", analysis::format_fixed(s.host_io_ns / 1e6, 3)});
+  summary.add_row({"device FPS", analysis::format_fixed(s.fps_device, 1)});
+  summary.add_row({"end-to-end FPS", analysis::format_fixed(s.fps_e2e, 1)});
+  summary.add_row({"PCC (end to end)", pcc_text(s.pcc)});
+  summary.add_row({"worst op PCC",
+                   pcc_text(s.worst_op_pcc) + (s.worst_op.empty() ? "" : " (" + s.worst_op + ")")});
+  summary.add_row({"L1 peak per core [KiB]",
+                   analysis::format_fixed(static_cast<double>(s.l1_peak_bytes) / 1024.0, 1)});
   summary.add_row(
-      {"L1 peak per core [KiB]", analysis::format_fixed(static_cast<double>(l1_peak) / 1024.0, 1)});
-  summary.add_row({"DRAM peak [MiB]",
-                   analysis::format_fixed(static_cast<double>(dram_peak) / (1024.0 * 1024.0), 1)});
+      {"DRAM peak [MiB]",
+       analysis::format_fixed(static_cast<double>(s.dram_peak_bytes) / (1024.0 * 1024.0), 1)});
   summary.print(std::cout);
-  std::cout << "\ntop ops by device time\n";
-  analysis::TextTable table({"node", "op code", "time [us]", "share [%]", "cores", "PCC"});
-  for (const auto* n : top) {
-    table.add_row({n->name, n->record.op_code, analysis::format_fixed(n->duration_ns / 1e3, 2),
-                   analysis::format_fixed(
-                       main.op_time_ns > 0 ? 100.0 * n->duration_ns / main.op_time_ns : 0.0, 1),
-                   std::to_string(n->record.timing.core_count), pcc_text(n->pcc())});
+  std::cout << "\n";
+
+  // The console report (op types, top ops with bound class, gaps, advice) follows the files.
+  request.report = &std::cout;
+  const analysis::RunOutputResult written = analysis::write_run_outputs(request);
+
+  std::cout << "\noutputs\n";
+  if (written.run_id) {
+    std::cout << "  results database: " << request.db_path->string() << " (run " << *written.run_id
+              << "; `wormsim query top-ops --run " << *written.run_id
+              << (request.db_path->string() == analysis::kDefaultResultsDb
+                      ? std::string()
+                      : " --db " + request.db_path->string())
+              << "`)\n";
+  } else {
+    std::cout << "  results database: not written (--no-db)\n";
   }
-  table.print(std::cout);
+  if (!request.csv_path.empty())
+    std::cout << "  ops_perf CSV: " << request.csv_path.string() << "\n";
+  if (!request.trace_json_path.empty()) {
+    std::cout << "  trace (Perfetto / chrome://tracing): " << request.trace_json_path.string()
+              << "\n";
+  }
+  if (!request.ttnn_report_dir.empty()) {
+    std::cout << "  ttnn-visualizer report: " << request.ttnn_report_dir.string() << "\n";
+  }
 }
 
 const CommandRegistration registration(50, [](CLI::App& app) {
@@ -253,6 +363,18 @@ const CommandRegistration registration(50, [](CLI::App& app) {
   cmd->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
+  cmd->add_option("--input", o->input,
+                  "Image (PNG / PPM) fed to a depth model as pixel_values (docs/models.md)");
+  cmd->add_option("--dump-depth", o->dump_depth,
+                  "Write the depth map of image 0 here: .npy (float32) or .png (colour-mapped)");
+  cmd->add_option("--csv", o->csv, "Write tt-metal's ops_perf_results CSV (one row per op) here");
+  auto* db =
+      cmd->add_option("--db", o->db, "Results database the run is added to")->capture_default_str();
+  cmd->add_flag("--no-db", o->no_db, "Do not write the results database")->excludes(db);
+  cmd->add_option("--trace-json", o->trace_json,
+                  "Write a Perfetto / Chrome trace-event JSON of the run here");
+  cmd->add_option("--ttnn-report", o->ttnn_report,
+                  "Write a ttnn-visualizer report folder (db.sqlite, config.json) here");
   cmd->callback([o, dtype, fidelity] {
     o->dtype_given = dtype->count() > 0;
     o->fidelity_given = fidelity->count() > 0;

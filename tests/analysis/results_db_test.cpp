@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <thread>
 
@@ -232,6 +233,59 @@ TEST(ResultsDb, TwoProcessesWritingAtOnceBothSucceed) {
       2 * kRunsEach);
 }
 
+TEST(ResultsDb, AProcessKilledWhileWritingLeavesOnlyWholeRuns) {
+  TempDir dir("db_killed");
+  const std::filesystem::path path = dir / "r.db";
+  ResultsDb::open_for_write(path);
+  // Runs of 60 ops, so most of the writer's time is spent inside a transaction.
+  std::vector<NodeSpec> nodes;
+  for (int layer = 0; layer < 20; ++layer) {
+    for (NodeSpec n : mlp_nodes()) {
+      n.name = "layer" + std::to_string(layer) + "." + n.name;
+      nodes.push_back(n);
+    }
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      ResultsDb db = ResultsDb::open_for_write(path);
+      const StoredRun stored(nodes);
+      for (;;) db.insert_run(stored.record());
+    } catch (...) {
+    }
+    _exit(1);
+  }
+  // Let a few runs commit, then kill the writer without warning (as a power cut or
+  // `kill -9` would).
+  std::int64_t committed = 0;
+  for (int wait = 0; wait < 2000 && committed < 3; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ResultsDb reader = ResultsDb::open_read_only(path);
+    committed = count(reader, "SELECT count(*) FROM runs");
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the writer stopped by itself";
+  ASSERT_GE(committed, 3);
+
+  ResultsDb db = ResultsDb::open_for_write(path);
+  const std::int64_t runs = count(db, "SELECT count(*) FROM runs");
+  EXPECT_GE(runs, committed);
+  // Every stored run has all its ops and all its per-core rows; nothing else is stored.
+  EXPECT_EQ(count(db, "SELECT count(*) FROM ops"), runs * 60);
+  EXPECT_EQ(count(db,
+                  "SELECT count(*) FROM (SELECT run_id FROM ops GROUP BY run_id HAVING "
+                  "count(*) = 60)"),
+            runs);
+  EXPECT_EQ(count(db, "SELECT count(DISTINCT run_id) FROM core_stats"), runs);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM ops WHERE run_id NOT IN (SELECT run_id FROM runs)"), 0);
+  // The next writer carries on.
+  EXPECT_EQ(db.insert_run(StoredRun().record()), runs + 1);
+}
+
 TEST(ResultsDb, TwoConnectionsInThreadsBothSucceed) {
   TempDir dir("db_threads");
   const std::filesystem::path path = dir / "r.db";
@@ -288,6 +342,14 @@ TEST(ResultsDb, UnwritableOrForeignFilesGiveClearErrors) {
   }
   message = error_of([&] { ResultsDb::open_for_write(dir / "notes.db"); });
   EXPECT_NE(message.find("is not a SQLite database"), std::string::npos) << message;
+  // SQLite itself would take a one-byte file for an empty database and write over it.
+  std::ofstream(dir / "short.txt") << "x";
+  message = error_of([&] { ResultsDb::open_for_write(dir / "short.txt"); });
+  EXPECT_NE(message.find("is not a SQLite database"), std::string::npos) << message;
+  EXPECT_EQ(std::filesystem::file_size(dir / "short.txt"), 1u);
+  // An empty file is an empty database.
+  std::ofstream(dir / "empty.db").close();
+  EXPECT_EQ(error_of([&] { ResultsDb::open_for_write(dir / "empty.db"); }), "");
 
   sqlite3* other = nullptr;
   ASSERT_EQ(sqlite3_open((dir / "other.db").c_str(), &other), SQLITE_OK);

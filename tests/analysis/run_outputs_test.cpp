@@ -215,5 +215,68 @@ TEST_F(RealRun, QueryCommandReadsTheDatabase) {
   EXPECT_FALSE(std::filesystem::exists(*dir_ / "absent.db"));  // reading never creates it
 }
 
+std::string check_error(const RunOutputRequest& request) {
+  try {
+    check_run_outputs(request);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(CheckRunOutputs, RefusesPathsThatCannotBeWrittenAndWritesNothing) {
+  TempDir dir("check_outputs");
+  RunOutputRequest ok;
+  ok.csv_path = dir / "ops.csv";
+  ok.trace_json_path = dir / "trace.json";
+  ok.db_path = dir / "wormsim.db";
+  ok.ttnn_report_dir = dir / "reports" / "run1";  // created (with its parent) when written
+  EXPECT_EQ(check_error(ok), "");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));  // checking creates nothing
+
+  RunOutputRequest r = ok;
+  r.csv_path = dir / "missing" / "ops.csv";
+  std::string message = check_error(r);
+  EXPECT_NE(message.find("missing/ops.csv"), std::string::npos) << message;
+  EXPECT_NE(message.find("does not exist"), std::string::npos) << message;
+  EXPECT_NE(message.find("--csv FILE"), std::string::npos) << message;
+
+  std::filesystem::create_directory(dir / "a_dir");
+  r = ok;
+  r.trace_json_path = dir / "a_dir";
+  message = check_error(r);
+  EXPECT_NE(message.find("is a directory"), std::string::npos) << message;
+  EXPECT_NE(message.find("--trace-json FILE"), std::string::npos) << message;
+
+  r = ok;
+  r.trace_json_path = dir / "." / "ops.csv";
+  message = check_error(r);
+  EXPECT_NE(message.find("--csv FILE and --trace-json FILE both name"), std::string::npos)
+      << message;
+  r = ok;
+  r.ttnn_report_dir = ok.csv_path;
+  message = check_error(r);
+  EXPECT_NE(message.find("--ttnn-report DIR both name"), std::string::npos) << message;
+
+  std::ofstream(dir / "a_file") << "x";
+  r = ok;
+  r.ttnn_report_dir = dir / "a_file";
+  message = check_error(r);
+  EXPECT_NE(message.find("a file of that name exists"), std::string::npos) << message;
+  r.ttnn_report_dir = dir / "a_file" / "report";
+  message = check_error(r);
+  EXPECT_NE(message.find("is a file, not a directory"), std::string::npos) << message;
+
+  // An existing database must be a wormsim one; a missing one is not created by the check.
+  r = ok;
+  r.db_path = dir / "a_file";
+  message = check_error(r);
+  EXPECT_NE(message.find("a_file"), std::string::npos) << message;
+  EXPECT_NE(message.find("--db"), std::string::npos) << message;
+  r.db_path = std::nullopt;  // --no-db: nothing to check
+  EXPECT_EQ(check_error(r), "");
+  EXPECT_FALSE(std::filesystem::exists(dir / "wormsim.db"));
+}
+
 }  // namespace
 }  // namespace wormsim::analysis

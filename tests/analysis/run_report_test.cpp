@@ -218,5 +218,27 @@ TEST(RunReport, PrintsTypesTopOpsGapsAndAdvice) {
   EXPECT_EQ(gap_advice(build_profile(n300(), {{&traced, nullptr}})), "");
 }
 
+TEST(RunReport, OpsRepeatedPerLayerShareOneAdviceLine) {
+  std::vector<NodeSpec> nodes = mlp_nodes();
+  NodeSpec tiny = nodes[2];
+  tiny.cores = 2;
+  tiny.inputs = {
+      tile_tensor({1, 1, 32, 32}, ops::DataType::BFloat16, ops::MemoryConfig::l1_interleaved())};
+  tiny.outputs = tiny.inputs;
+  for (int layer = 0; layer < 3; ++layer) {
+    tiny.name = "layer" + std::to_string(layer) + ".tiny";
+    nodes.push_back(tiny);
+  }
+  const workloads::GraphRun run = make_run(nodes, 100);
+  const RunProfile profile = build_profile(n300(), {{&run, nullptr}});
+  std::ostringstream out;
+  print_run_report(out, profile, ReportOptions{2, 5});
+  const std::string advice = out.str().substr(out.str().find("\nadvice\n"));
+  EXPECT_NE(advice.find("layer0.tiny and 2 like it (UnaryDeviceOperation"), std::string::npos)
+      << advice;
+  EXPECT_EQ(advice.find("layer1.tiny"), std::string::npos) << advice;
+  EXPECT_EQ(advice.find("layer2.tiny"), std::string::npos) << advice;
+}
+
 }  // namespace
 }  // namespace wormsim::analysis

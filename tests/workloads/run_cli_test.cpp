@@ -15,9 +15,11 @@ struct Result {
   std::string out;
 };
 
-// Runs the wormsim binary; stdout only (stderr goes to the test log).
+// Runs the wormsim binary; stdout only (stderr goes to the test log). `wormsim run` gets --no-db
+// so the tests leave no results database in the working directory (tests/cli covers it).
 Result wormsim(const std::string& args) {
-  const std::string command = std::string(WORMSIM_BINARY) + " " + args;
+  const std::string command =
+      std::string(WORMSIM_BINARY) + " " + args + (args.rfind("run ", 0) == 0 ? " --no-db" : "");
   Result r;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return {-1, ""};
