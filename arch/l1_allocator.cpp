@@ -241,8 +241,8 @@ std::string CoreL1Allocator::space_report(L1Use use) const {
 
 void CoreL1Allocator::throw_out_of_memory(std::uint64_t bytes, L1Use use,
                                           std::string_view name) const {
-  throw Error("L1 out of memory on " + location() + ": " + label(use, name) + " needs " +
-              format_bytes(bytes) + " but " + space_report(use) + ". " + kL1Fix);
+  throw L1OutOfMemory("L1 out of memory on " + location() + ": " + label(use, name) + " needs " +
+                      format_bytes(bytes) + " but " + space_report(use) + ". " + kL1Fix);
 }
 
 // ---- ChipL1Map ----
@@ -361,13 +361,14 @@ L1Buffer ChipL1Map::place(L1Buffer buffer, const std::vector<std::uint32_t>& res
         tightest_block = block;
       }
     }
-    throw Error("L1 out of memory on chip " + std::to_string(chip_) + ": " + what + " needs " +
-                format_bytes(buffer.bytes_per_bank) + " at one address on each of " +
-                std::to_string(reserve_banks.size()) + " cores (" +
-                format_bytes(buffer.bytes_per_bank * reserve_banks.size()) +
-                " in all), but the largest block free at a common address on those cores is " +
-                format_bytes(largest_range(common)) + ". Tightest core " + tightest->location() +
-                ": " + tightest->space_report(L1Use::Buffer) + ". " + kL1Fix);
+    throw L1OutOfMemory(
+        "L1 out of memory on chip " + std::to_string(chip_) + ": " + what + " needs " +
+        format_bytes(buffer.bytes_per_bank) + " at one address on each of " +
+        std::to_string(reserve_banks.size()) + " cores (" +
+        format_bytes(buffer.bytes_per_bank * reserve_banks.size()) +
+        " in all), but the largest block free at a common address on those cores is " +
+        format_bytes(largest_range(common)) + ". Tightest core " + tightest->location() + ": " +
+        tightest->space_report(L1Use::Buffer) + ". " + kL1Fix);
   }
   buffer.address = *address;
   buffer.handle = next_handle_++;

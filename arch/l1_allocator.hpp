@@ -46,6 +46,13 @@ struct L1Usage {
   std::uint64_t total_bytes{0};  // for a peak: the highest simultaneous sum, not a sum of peaks
 };
 
+// Thrown when a circular buffer or an L1 buffer does not fit; its own type so that a caller
+// that can make room (the executor's reallocation) catches exactly this failure.
+class L1OutOfMemory : public Error {
+ public:
+  using Error::Error;
+};
+
 // The L1 of one Tensix core.
 class CoreL1Allocator {
  public:

@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 
+#include "arch/l1_allocator.hpp"
 #include "ops/numerics/pcc.hpp"
 #include "ops/op_registry.hpp"
 #include "sim/error.hpp"
@@ -110,11 +111,6 @@ class BufferSet {
   std::map<TensorId, ops::DeviceBuffer> buffers_;
   std::map<TensorId, Placed> placed_;
 };
-
-// Whether `e` is an L1 out-of-memory error (the allocator's message names it).
-bool is_l1_out_of_memory(const Error& e) {
-  return std::string_view(e.what()).find("L1 out of memory") != std::string_view::npos;
-}
 
 // Integer tensors read as embedding indices draw from the table's rows.
 std::map<TensorId, std::uint64_t> index_bounds(const Graph& graph) {
@@ -325,10 +321,10 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
         for (TensorId t : node.outputs)
           buffers.allocate(t, chip, graph.spec(t), graph.tensor(t).name);
         result = ops::execute(device, *op, inputs, execute);
-      } catch (const Error& e) {
+      } catch (const arch::L1OutOfMemory&) {
         // Freed tensors left holes between the live ones: reallocate them (what a TT-NN model
         // does with ttnn.reallocate) and try once more. The copies run before the op, in its gap.
-        if (!options.reallocate_l1 || !is_l1_out_of_memory(e)) throw;
+        if (!options.reallocate_l1) throw;
         for (TensorId t : node.outputs) buffers.free(t);
         const std::vector<TensorId> moved = buffers.compact_l1(chip);
         if (moved.empty()) throw;
