@@ -604,7 +604,8 @@ MappedOp map_layernorm(RowMapper& m) {
   }
   m.set_output_dtype(params);
   std::vector<ops::TensorSpec> inputs = {m.input(0, "input")};
-  const ops::Shape& x = inputs[0].logical_shape();
+  // A copy: inputs grows below, which would leave a reference dangling.
+  const ops::Shape x = inputs[0].logical_shape();
   const std::uint32_t hidden = x.x();
   for (std::size_t i = 1; i < m.input_count(); ++i) {
     const ProfileTensor& t = m.input_cells(i);
