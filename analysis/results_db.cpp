@@ -223,6 +223,22 @@ CREATE TABLE comparisons (
   summary_json TEXT
 );
 )sql"},
+      // Host execution modes: the mode and the steady-state pipeline of each run. Runs stored
+      // before had one command queue.
+      {2, R"sql(
+ALTER TABLE runs ADD COLUMN cq INTEGER;
+ALTER TABLE runs ADD COLUMN io_cq INTEGER;
+ALTER TABLE runs ADD COLUMN host_write_ns REAL;
+ALTER TABLE runs ADD COLUMN host_read_ns REAL;
+ALTER TABLE runs ADD COLUMN postprocess_ns REAL;
+ALTER TABLE runs ADD COLUMN sync_ns REAL;
+ALTER TABLE runs ADD COLUMN compute_queue_ns REAL;
+ALTER TABLE runs ADD COLUMN io_queue_ns REAL;
+ALTER TABLE runs ADD COLUMN host_thread_ns REAL;
+ALTER TABLE runs ADD COLUMN latency_ns REAL;
+ALTER TABLE runs ADD COLUMN bottleneck TEXT;
+UPDATE runs SET cq = 1, io_cq = 0 WHERE cq IS NULL;
+)sql"},
   };
   return list;
 }
@@ -601,7 +617,18 @@ std::int64_t ResultsDb::insert_run(const RunRecord& record) {
                {"dram_peak_bytes", sql_int(s.dram_peak_bytes)},
                {"total_flops", sql_int(total_flops)},
                {"total_dram_bytes", sql_int(total_dram)},
-               {"traffic_scope", sql_text(profile.per_op_traffic ? "per-op" : "whole-run")}});
+               {"traffic_scope", sql_text(profile.per_op_traffic ? "per-op" : "whole-run")},
+               {"cq", sql_int(s.pipeline.mode.command_queues)},
+               {"io_cq", sql_int(s.pipeline.mode.io_queue ? 1 : 0)},
+               {"host_write_ns", sql_real(s.pipeline.host_write_ns)},
+               {"host_read_ns", sql_real(s.pipeline.host_read_ns)},
+               {"postprocess_ns", sql_real(s.pipeline.postprocess_ns)},
+               {"sync_ns", sql_real(s.pipeline.sync_ns)},
+               {"compute_queue_ns", sql_real(s.pipeline.compute_queue_ns)},
+               {"io_queue_ns", sql_real(s.pipeline.io_queue_ns)},
+               {"host_thread_ns", sql_real(s.pipeline.host_thread_ns)},
+               {"latency_ns", sql_real(s.pipeline.latency_ns)},
+               {"bottleneck", sql_text(s.pipeline.bottleneck)}});
   const std::int64_t run_id = sqlite3_last_insert_rowid(db_.get());
 
   SqlInserter ops_table(db_.get(), file(), "ops");

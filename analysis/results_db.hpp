@@ -8,7 +8,10 @@
 //   runs(run_id, created_at, wormsim_version, config_json, seed, device, arch, model, graph,
 //        batch, dp, strategy, dispatch, numerics, op_count, op/gap/device/host_io/launch/e2e
 //        times [ns], fps_device, fps_e2e, pcc, worst_op_pcc, worst_op, l1/dram peaks,
-//        total_flops, total_dram_bytes, traffic_scope 'per-op' | 'whole-run')
+//        total_flops, total_dram_bytes, traffic_scope 'per-op' | 'whole-run'; since version 2
+//        the host mode cq, io_cq and the pipeline of analysis::HostPipeline: host_write_ns,
+//        host_read_ns, postprocess_ns, sync_ns, compute_queue_ns, io_queue_ns, host_thread_ns,
+//        latency_ns, bottleneck; e2e_time_ns / fps_e2e are the steady-state period's)
 //   ops(run_id, chip, op_index, every ops_perf CSV field, tt-perf-report DRAM / FLOPs view,
 //       ideal_ratio = PM IDEAL / kernel time, bound DRAM|FLOP|BOTH|NoC|SLOW|HOST, advice, pcc)
 //   tensors(run_id, chip, op_index, role input|output, io_index, graph tensor id / name / kind
@@ -45,7 +48,7 @@ struct sqlite3;
 namespace wormsim::analysis {
 
 inline constexpr const char* kDefaultResultsDb = "wormsim.db";
-inline constexpr int kResultsSchemaVersion = 1;
+inline constexpr int kResultsSchemaVersion = 2;
 
 // How one node was configured by the sharding strategy (empty until strategies exist).
 struct StrategyChoice {
@@ -66,6 +69,10 @@ struct RunInfo {
   std::string strategy;
   bool numerics{true};
   std::uint64_t seed{0};
+  // Host mode (analysis::HostMode; its dispatch is the runs'): command queues 1 or 2, and
+  // whether queue 1 also reads the outputs back.
+  std::uint32_t command_queues{1};
+  bool io_queue{false};
   std::string wormsim_version;
   nlohmann::json config = nlohmann::json::object();  // the full command configuration
   std::vector<StrategyChoice> strategy_choices;

@@ -123,7 +123,8 @@ RunOutputResult write_run_outputs(const RunOutputRequest& request) {
 
   std::vector<const workloads::GraphRun*> runs;
   for (const ChipRun& c : request.runs) runs.push_back(c.run);
-  result.summary = summarise_runs(runs, request.info.batch);
+  const HostMode mode{runs.front()->dispatch, request.info.command_queues, request.info.io_queue};
+  result.summary = summarise_runs(runs, request.info.batch, request.spec->host, mode);
 
   std::vector<sim::BusyStats> whole_run;
   if (request.engine != nullptr) {

@@ -197,22 +197,98 @@ double tt_metal_element_bytes(ops::DataType type) {
   return 4.0;
 }
 
-RunSummary summarise_runs(const std::vector<const workloads::GraphRun*>& runs,
-                          std::uint32_t batch) {
+// ---- host execution modes ----
+
+void check_host_mode(const HostMode& mode) {
+  if (mode.command_queues != 1 && mode.command_queues != 2) {
+    throw Error("--cq must be 1 or 2 (TT-NN devices open one or two command queues), got " +
+                std::to_string(mode.command_queues));
+  }
+  if (mode.io_queue && mode.command_queues != 2) {
+    throw Error(
+        "--io-cq moves the input writes and output reads to the second command queue; it needs "
+        "--cq 2");
+  }
+}
+
+std::string describe(const HostMode& mode) {
+  std::string text = std::string(workloads::to_string(mode.dispatch)) + ", ";
+  if (mode.command_queues == 1) return text + "1 CQ";
+  return text + std::to_string(mode.command_queues) + " CQs (" +
+         (mode.io_queue ? "inputs + outputs" : "inputs") + " on CQ 1)";
+}
+
+std::uint64_t output_elements(const workloads::GraphRun& run) {
+  std::uint64_t elements = 0;
+  for (const auto& [name, tensor] : run.outputs) elements += tensor.spec().logical_shape().volume();
+  return elements;
+}
+
+namespace {
+
+// The pipeline of `mode` from the simulated components; `host` == nullptr: no event-sync or
+// post-processing costs (the pre-host-mode figures).
+RunSummary summarise(const std::vector<const workloads::GraphRun*>& runs, std::uint32_t batch,
+                     const arch::HostSpec* host, const HostMode& mode) {
+  check_host_mode(mode);
   RunSummary s;
   if (runs.empty()) return s;
+  HostPipeline& p = s.pipeline;
+  p.mode = mode;
+  double issue_ns = 0;  // host thread's dispatch work per inference (slowest replica)
   for (const workloads::GraphRun* r : runs) {
+    if (r->dispatch != mode.dispatch) {
+      throw Error("run summary: graph '" + r->graph + "' on chip " + std::to_string(r->chip) +
+                  " was simulated with " + std::string(workloads::to_string(r->dispatch)) +
+                  " dispatch, the host mode asks for " +
+                  std::string(workloads::to_string(mode.dispatch)) +
+                  "; run it with ExecutorOptions::dispatch = the mode's");
+    }
     s.device_time_ns = std::max(s.device_time_ns, r->device_time_ns);
-    s.host_io_ns += r->host_write_ns + r->host_read_ns;
+    p.host_write_ns += r->host_write_ns;
+    p.host_read_ns += r->host_read_ns;
     s.launch_ns = std::max(s.launch_ns, r->launch_ns);
+    // Eager: the host dispatches every op itself, so the op-to-op gaps are host time too.
+    issue_ns = std::max(
+        issue_ns,
+        r->launch_ns + (r->dispatch == workloads::DispatchMode::Eager ? r->gap_time_ns : 0.0));
+    if (host != nullptr) {
+      p.postprocess_ns +=
+          static_cast<double>(host->postprocess_ns) +
+          host->postprocess_ns_per_output_element * static_cast<double>(output_elements(*r));
+    }
     s.l1_peak_bytes = std::max(s.l1_peak_bytes, r->l1_peak_bytes);
     s.dram_peak_bytes = std::max(s.dram_peak_bytes, r->dram_peak_bytes);
   }
+  s.host_io_ns = p.host_write_ns + p.host_read_ns;
+  p.launch_ns = s.launch_ns;
+  p.device_time_ns = s.device_time_ns;
+  p.host_thread_ns = issue_ns + p.postprocess_ns;
+  const double launch = p.launch_ns, write = p.host_write_ns, read = p.host_read_ns;
+  const double device = p.device_time_ns, post = p.postprocess_ns;
+  if (mode.command_queues == 1) {
+    // One queue, the host waits for each inference: nothing overlaps.
+    p.compute_queue_ns = launch + write + device + read;
+    p.period_ns = p.compute_queue_ns + post;
+    p.bottleneck = "serial";
+  } else {
+    p.queue_events = mode.io_queue ? kQueueEventsIoQueue : kQueueEventsTwoQueues;
+    p.sync_ns = host != nullptr ? static_cast<double>(p.queue_events) * host->queue_sync_ns : 0.0;
+    p.compute_queue_ns = mode.io_queue ? launch + device : launch + device + read;
+    p.io_queue_ns = mode.io_queue ? write + read : write;
+    const double busiest = std::max({p.compute_queue_ns, p.io_queue_ns, p.host_thread_ns});
+    p.period_ns = busiest + p.sync_ns;
+    p.bottleneck = busiest == p.compute_queue_ns ? "compute queue"
+                   : busiest == p.io_queue_ns    ? "io queue"
+                                                 : "host";
+  }
+  p.latency_ns = launch + write + device + read + post + p.sync_ns;
+
   const workloads::GraphRun& main = *runs.front();
   s.op_count = main.nodes.size();
   s.op_time_ns = main.op_time_ns;
   s.gap_time_ns = main.gap_time_ns;
-  s.e2e_ns = s.launch_ns + s.host_io_ns + s.device_time_ns;
+  s.e2e_ns = p.period_ns;
   const double samples = static_cast<double>(batch) * static_cast<double>(runs.size());
   s.fps_device = s.device_time_ns > 0 ? samples * 1e9 / s.device_time_ns : 0;
   s.fps_e2e = s.e2e_ns > 0 ? samples * 1e9 / s.e2e_ns : 0;
@@ -220,6 +296,20 @@ RunSummary summarise_runs(const std::vector<const workloads::GraphRun*>& runs,
   s.worst_op_pcc = main.worst_op_pcc;
   s.worst_op = main.worst_op;
   return s;
+}
+
+}  // namespace
+
+RunSummary summarise_runs(const std::vector<const workloads::GraphRun*>& runs, std::uint32_t batch,
+                          const arch::HostSpec& host, const HostMode& mode) {
+  return summarise(runs, batch, &host, mode);
+}
+
+RunSummary summarise_runs(const std::vector<const workloads::GraphRun*>& runs,
+                          std::uint32_t batch) {
+  HostMode mode;
+  if (!runs.empty()) mode.dispatch = runs.front()->dispatch;
+  return summarise(runs, batch, nullptr, mode);
 }
 
 // ---- building the profile ----

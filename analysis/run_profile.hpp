@@ -147,24 +147,82 @@ struct OpProfile {
   std::string advice;  // one line for the worst ops ("" when nothing to say)
 };
 
+// ---- host execution modes ----
+//
+// How the host drives the device over many inferences (docs/outputs.md, "Host execution
+// modes"): the dispatch mode the GraphRuns were simulated with, one or two command queues and,
+// with two, whether the second queue also reads the outputs back (TT-CNN's pipelined-IO
+// executor) or only writes the inputs.
+struct HostMode {
+  workloads::DispatchMode dispatch{workloads::DispatchMode::Trace};
+  std::uint32_t command_queues{1};  // 1 or 2
+  bool io_queue{false};             // queue 1 writes inputs and reads outputs (needs 2 queues)
+};
+// Throws wormsim::Error with a message naming the fix when the mode is not one of the modelled
+// ones (command_queues 1 or 2; io_queue only with 2 queues).
+void check_host_mode(const HostMode& mode);
+// "trace, 1 CQ", "trace, 2 CQs (inputs on CQ 1)", "eager, 2 CQs (inputs + outputs on CQ 1)".
+std::string describe(const HostMode& mode);
+
+// Event record / wait pairs between the two queues per inference, as TT-CNN's executors
+// (tt-metal models/tt_cnn/tt/executor.py) issue them:
+//  - 2 CQs: inputs written (CQ 1 -> CQ 0), input buffer free again (CQ 0 -> CQ 1);
+//  - 2 CQs + I/O queue: additionally output copied out (CQ 0 -> CQ 1) and output buffer read
+//    (CQ 1 -> CQ 0), so input and output buffers are each guarded both ways.
+inline constexpr std::uint32_t kQueueEventsTwoQueues = 2;
+inline constexpr std::uint32_t kQueueEventsIoQueue = 4;
+
+// Steady-state pipeline of one inference (all replicas) in a HostMode. With L = launch,
+// W / R = host write / read, D = device time, P = host post-processing, S = event syncs:
+//   1 CQ:          period = L + W + D + R + P                 (nothing overlaps)
+//   2 CQs:         period = max(L + D + R, W, H) + S           (writes of i+1 overlap compute of i)
+//   2 CQs + I/O:   period = max(L + D, W + R, H) + S           (CQ 0 computes only)
+// where H = the host thread per inference: L (+ the op-to-op gaps when eager: the host
+// dispatches every op) + P. The two-queue modes let the host issue inference i+1 before it
+// waits for output i, so its post-processing overlaps the device.
+struct HostPipeline {
+  HostMode mode;
+  double launch_ns{0};       // L: slowest replica
+  double host_write_ns{0};   // W: replicas share PCIe, summed
+  double host_read_ns{0};    // R: summed
+  double device_time_ns{0};  // D: slowest replica
+  double postprocess_ns{0};  // P: spec.host.postprocess_ns + per output element, summed
+  double sync_ns{0};         // S: events per inference x spec.host.queue_sync_ns (0 with 1 CQ)
+  std::uint32_t queue_events{0};
+  double compute_queue_ns{0};  // CQ 0 busy per inference (1 CQ: L + W + D + R)
+  double io_queue_ns{0};       // CQ 1 busy per inference (0 with 1 CQ)
+  double host_thread_ns{0};    // H
+  double period_ns{0};         // steady-state time per inference
+  double latency_ns{0};        // one inference from its input write to its post-processed output
+  std::string bottleneck;      // "serial" (1 CQ), "compute queue", "io queue" or "host"
+};
+
 struct RunSummary {
   std::size_t op_count{0};
   double op_time_ns{0};  // of the first replica
   double gap_time_ns{0};
   double device_time_ns{0};  // slowest replica (they run concurrently)
-  double host_io_ns{0};      // replicas share PCIe: summed
+  double host_io_ns{0};      // replicas share PCIe: summed (host_write_ns + host_read_ns)
   double launch_ns{0};
-  double e2e_ns{0};
-  double fps_device{0};
-  double fps_e2e{0};
+  double e2e_ns{0};      // steady-state period per inference (pipeline.period_ns)
+  double fps_device{0};  // samples / device time
+  double fps_e2e{0};     // samples / e2e_ns
+  HostPipeline pipeline;
   std::optional<double> pcc;
   std::optional<double> worst_op_pcc;
   std::string worst_op;
   std::uint64_t l1_peak_bytes{0};
   std::uint64_t dram_peak_bytes{0};
 };
-// Same rules as `wormsim run`: samples = batch x replicas.
+// Same rules as `wormsim run`: samples = batch x replicas. `host` gives the event-sync and
+// post-processing costs; the runs must have been simulated with mode.dispatch (else Error).
+RunSummary summarise_runs(const std::vector<const workloads::GraphRun*>& runs, std::uint32_t batch,
+                          const arch::HostSpec& host, const HostMode& mode);
+// Without host costs: one command queue, no post-processing (e2e = L + W + D + R), the runs'
+// own dispatch mode: the figures of wormsim before host modes existed.
 RunSummary summarise_runs(const std::vector<const workloads::GraphRun*>& runs, std::uint32_t batch);
+// Logical elements of a run's graph outputs (what the host post-processes).
+std::uint64_t output_elements(const workloads::GraphRun& run);
 
 // One replica's run and, optionally, its per-node traffic (same length as run->nodes).
 struct ChipRun {

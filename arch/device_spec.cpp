@@ -605,6 +605,11 @@ void read_host(ObjectReader& top, DeviceSpec& spec) {
   h.trace_op_gap_ns = to_u32(host.leaf("trace_op_gap_ns"), "/host/trace_op_gap_ns/value", err);
   h.trace_replay_launch_ns =
       to_u32(host.leaf("trace_replay_launch_ns"), "/host/trace_replay_launch_ns/value", err);
+  h.queue_sync_ns = to_u32(host.leaf("queue_sync_ns"), "/host/queue_sync_ns/value", err);
+  h.postprocess_ns = to_u32(host.leaf("postprocess_ns"), "/host/postprocess_ns/value", err);
+  h.postprocess_ns_per_output_element =
+      to_non_negative_double(host.leaf("postprocess_ns_per_output_element"),
+                             "/host/postprocess_ns_per_output_element/value", err);
   host.reject_unknown_keys();
 }
 

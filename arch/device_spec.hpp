@@ -125,6 +125,9 @@ struct HostSpec {
   std::uint32_t eager_dispatch_ns{0};      // per-op host + dispatch cost without trace
   std::uint32_t trace_op_gap_ns{0};        // op-to-op gap when replaying a trace
   std::uint32_t trace_replay_launch_ns{0}; // one execute_trace call
+  std::uint32_t queue_sync_ns{0};          // one event between the two command queues
+  std::uint32_t postprocess_ns{0};         // host post-processing per inference and chip
+  double postprocess_ns_per_output_element{0};  // ... plus this per output element read back
 };
 
 struct ChipSpec {

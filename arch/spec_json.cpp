@@ -153,6 +153,9 @@ json host_json(const HostSpec& h) {
       {"eager_dispatch_ns", h.eager_dispatch_ns},
       {"trace_op_gap_ns", h.trace_op_gap_ns},
       {"trace_replay_launch_ns", h.trace_replay_launch_ns},
+      {"queue_sync_ns", h.queue_sync_ns},
+      {"postprocess_ns", h.postprocess_ns},
+      {"postprocess_ns_per_output_element", h.postprocess_ns_per_output_element},
   };
 }
 

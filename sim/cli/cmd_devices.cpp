@@ -282,6 +282,12 @@ void print_links(const DeviceSpec& s, TablePrinter& t) {
   t.row("Trace op gap", std::to_string(s.host.trace_op_gap_ns) + " ns", {"/host/trace_op_gap_ns"});
   t.row("Trace replay launch", std::to_string(s.host.trace_replay_launch_ns) + " ns",
         {"/host/trace_replay_launch_ns"});
+  t.row("Command-queue event sync", std::to_string(s.host.queue_sync_ns) + " ns",
+        {"/host/queue_sync_ns"});
+  t.row("Host post-processing",
+        std::to_string(s.host.postprocess_ns) + " ns + " +
+            number(s.host.postprocess_ns_per_output_element) + " ns per output element",
+        {"/host/postprocess_ns", "/host/postprocess_ns_per_output_element"});
 }
 
 void print_table(const DeviceSpec& spec, bool with_sources, std::ostream& out) {

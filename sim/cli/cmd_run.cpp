@@ -3,6 +3,8 @@
 // console report (op types, top ops and their bound class, op-to-op gaps, advice) and the
 // profiling outputs of analysis/run_outputs.hpp: the results database (./wormsim.db unless
 // --db PATH / --no-db), --csv (tt-metal ops_perf), --trace-json (Perfetto) and --ttnn-report.
+// The host mode (--trace / --eager, --cq 1|2, --io-cq) sets how the device is dispatched and
+// how the end-to-end period of many inferences is modelled (analysis::HostPipeline).
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,12 +16,14 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/run_outputs.hpp"
+#include "analysis/strategy_compare.hpp"
 #include "analysis/text_table.hpp"
 #include "ops/op_registry.hpp"
 #include "sim/cli/command_registry.hpp"
 #include "workloads/depth_demo.hpp"
 #include "workloads/executor.hpp"
 #include "workloads/graph_source.hpp"
+#include "workloads/strategy.hpp"
 
 namespace wormsim::cli {
 namespace {
@@ -34,6 +38,17 @@ struct RunOptions {
   bool synthesize_missing = false;
   std::string format = "table";
   std::string dispatch = "trace";
+  // Host mode: --trace / --eager shorthands for --dispatch, command queues, I/O queue.
+  bool dispatch_given = false;
+  bool trace = false;
+  bool eager = false;
+  std::uint32_t cq = 1;
+  bool io_cq = false;
+  // Sharding strategy (docs/strategies.md): "" = the model's own placement.
+  std::string strategy;
+  bool strict = false;
+  std::string save_strategy;
+  std::uint32_t beam = 4;
   bool local_pcc = false;
   std::size_t top = 10;
   bool dtype_given = false;
@@ -52,11 +67,20 @@ struct RunOptions {
 // What the run was asked to do, stored with it in the results database (runs.config_json).
 nlohmann::json config_json(const RunOptions& o, const std::string& device_name) {
   const auto& m = o.source.model_options;
-  nlohmann::json config = {{"model", o.source.model}, {"graph_file", o.source.graph_file},
-                           {"device", device_name},   {"dp", o.dp},
-                           {"numerics", o.numerics},  {"seed", o.seed},
-                           {"weights", o.weights},    {"synthesize_missing", o.synthesize_missing},
-                           {"dispatch", o.dispatch},  {"local_pcc", o.local_pcc}};
+  nlohmann::json config = {{"model", o.source.model},
+                           {"graph_file", o.source.graph_file},
+                           {"device", device_name},
+                           {"dp", o.dp},
+                           {"numerics", o.numerics},
+                           {"seed", o.seed},
+                           {"weights", o.weights},
+                           {"synthesize_missing", o.synthesize_missing},
+                           {"dispatch", o.dispatch},
+                           {"local_pcc", o.local_pcc},
+                           {"cq", o.cq},
+                           {"io_cq", o.io_cq},
+                           {"strategy", o.strategy},
+                           {"strict", o.strict}};
   // Model options shape a zoo model only; a graph file carries its own.
   if (!o.source.model.empty()) {
     config["batch"] = m.batch;  // 0 = the model's default
@@ -107,7 +131,31 @@ std::string pcc_text(const std::optional<double>& v) {
   return v ? analysis::format_fixed(*v, 6) : "n/a";
 }
 
-void run_model(const RunOptions& o) {
+// --trace / --eager / --dispatch resolved into one dispatch mode; the host mode checked. Runs
+// before anything is loaded, so a wrong combination fails at once.
+analysis::HostMode host_mode_of(RunOptions& o) {
+  if (o.trace && o.eager) {
+    throw Error(
+        "--trace and --eager exclude each other: --trace replays a captured trace (the default), "
+        "--eager dispatches every op from the host");
+  }
+  if ((o.trace || o.eager) && o.dispatch_given) {
+    throw Error(std::string(o.trace ? "--trace" : "--eager") + " is short for --dispatch " +
+                (o.trace ? "trace" : "eager") + "; give one of them, not both");
+  }
+  if (o.trace) o.dispatch = "trace";
+  if (o.eager) o.dispatch = "eager";
+  const auto dispatch = workloads::parse_dispatch_mode(o.dispatch);
+  if (!dispatch) throw Error("--dispatch must be trace or eager, got '" + o.dispatch + "'");
+  const analysis::HostMode mode{*dispatch, o.cq, o.io_cq};
+  analysis::check_host_mode(mode);
+  return mode;
+}
+
+std::string ms_text(double ns) { return analysis::format_fixed(ns / 1e6, 3); }
+
+void run_model(RunOptions& o) {
+  const analysis::HostMode host_mode = host_mode_of(o);
   if (!o.source.graph_file.empty() && (o.dtype_given || o.fidelity_given)) {
     throw Error("--dtype and --fidelity shape a --model; a graph file has them in its nodes");
   }
@@ -119,8 +167,6 @@ void run_model(const RunOptions& o) {
     throw Error("--dp " + std::to_string(o.dp) + " needs " + std::to_string(o.dp) + " chips; " +
                 spec.name + " has " + std::to_string(spec.num_chips) + " (use --device n300)");
   }
-  const auto dispatch = workloads::parse_dispatch_mode(o.dispatch);
-  if (!dispatch) throw Error("--dispatch must be trace or eager, got '" + o.dispatch + "'");
 
   analysis::RunOutputRequest request;
   request.spec = &spec;
@@ -132,7 +178,38 @@ void run_model(const RunOptions& o) {
   // A mistyped output path fails now, not after the simulation.
   analysis::check_run_outputs(request);
 
-  const workloads::Graph graph = workloads::load_graph(o.source, spec);
+  if (!o.save_strategy.empty() && o.strategy.empty())
+    throw Error("--save-strategy needs --strategy (a preset, auto or a file)");
+  // A named strategy or file is read before the model is built.
+  std::optional<workloads::Strategy> strategy;
+  if (!o.strategy.empty() && o.strategy != "auto")
+    strategy = workloads::strategy_from_name_or_file(o.strategy);
+  const workloads::Graph model_graph = workloads::load_graph(o.source, spec);
+  std::string strategy_note;
+  if (o.strategy == "auto") {
+    // Searched and checked against the presets timing-only; the chosen plan runs below.
+    analysis::StrategyRunOptions search;
+    search.host_mode = host_mode;
+    search.strict = o.strict;
+    search.seed = o.seed;
+    search.beam_width = o.beam;
+    const analysis::StrategyRun chosen = analysis::run_auto_strategy(model_graph, search, {});
+    strategy = chosen.strategy;
+    strategy_note = chosen.note;
+  }
+  // Without a strategy the model's placement stands; --strict still makes its requested
+  // program configs errors rather than fallbacks.
+  workloads::ApplyOptions apply;
+  apply.strict = o.strict;
+  std::optional<workloads::AppliedStrategy> applied;
+  if (strategy) {
+    applied = workloads::apply_strategy(model_graph, *strategy, apply);
+    if (!o.save_strategy.empty()) strategy->save(o.save_strategy);
+  } else if (o.strict) {
+    applied = workloads::apply_strategy(model_graph, workloads::Strategy{"model", "", "model", {}},
+                                        apply);
+  }
+  const workloads::Graph& graph = applied ? applied->graph : model_graph;
   // --input / --dump-depth are checked (and the image read) before the run.
   const workloads::DepthDemo depth_demo =
       workloads::prepare_depth_demo(graph, o.input, o.dump_depth, o.numerics == "on");
@@ -155,7 +232,7 @@ void run_model(const RunOptions& o) {
     // stand for all, later replicas run timing only.
     options.numerics = o.numerics == "on" && replica == 0;
     options.seed = o.seed;
-    options.dispatch = *dispatch;
+    options.dispatch = host_mode.dispatch;
     options.local_op_pcc = o.local_pcc;
     options.weights = weights.get();
     options.synthesize_missing_weights = o.synthesize_missing;
@@ -186,14 +263,33 @@ void run_model(const RunOptions& o) {
   request.info.dp = o.dp;
   request.info.numerics = o.numerics == "on";
   request.info.seed = o.seed;
+  request.info.command_queues = host_mode.command_queues;
+  request.info.io_queue = host_mode.io_queue;
   request.info.wormsim_version = WORMSIM_VERSION;
+  request.info.strategy = strategy ? o.strategy : "";
+  if (applied) {
+    for (const auto& c : applied->stats.choices) {
+      request.info.strategy_choices.push_back(
+          {c.node, c.op, c.memory_config, c.program_config, c.reason});
+    }
+  }
+  // Program configs replaced by automatic ones (program_config_fallback_total) and requested
+  // placements that did not fit (the strategy's fallbacks).
+  std::uint32_t program_config_fallbacks = 0;
+  for (const auto& n : runs.front().nodes) {
+    if (!n.record.fallback_reason.empty()) ++program_config_fallbacks;
+  }
+  const std::uint32_t placement_fallbacks = applied ? applied->stats.placement_fallbacks : 0;
+  const std::uint32_t conversions =
+      applied ? static_cast<std::uint32_t>(applied->stats.conversions.size()) : 0;
   request.info.config = config_json(o, spec.name);
 
   std::vector<const workloads::GraphRun*> run_ptrs;
   for (const auto& r : runs) run_ptrs.push_back(&r);
   // Replicas run concurrently: device time is the slowest one; their host transfers share the
-  // PCIe link, so those add up (one command queue, nothing overlapped).
-  const analysis::RunSummary s = analysis::summarise_runs(run_ptrs, batch);
+  // PCIe link, so those add up. The host mode sets what overlaps (analysis::HostPipeline).
+  const analysis::RunSummary s = analysis::summarise_runs(run_ptrs, batch, spec.host, host_mode);
+  const analysis::HostPipeline& pipe = s.pipeline;
   const workloads::GraphRun& main = runs.front();
 
   if (o.format == "json") {
@@ -244,15 +340,30 @@ void run_model(const RunOptions& o) {
         {"device", spec.name},
         {"batch", batch},
         {"dp", o.dp},
-        {"dispatch", std::string(workloads::to_string(*dispatch))},
+        {"dispatch", std::string(workloads::to_string(host_mode.dispatch))},
+        {"cq", host_mode.command_queues},
+        {"io_cq", host_mode.io_queue},
+        {"host_mode", analysis::describe(host_mode)},
         {"numerics", o.numerics == "on"},
         {"seed", o.seed},
         {"device_time_ns", s.device_time_ns},
         {"op_time_ns", s.op_time_ns},
         {"gap_time_ns", s.gap_time_ns},
         {"host_io_ns", s.host_io_ns},
+        {"host_write_ns", pipe.host_write_ns},
+        {"host_read_ns", pipe.host_read_ns},
         {"launch_ns", s.launch_ns},
         {"e2e_time_ns", s.e2e_ns},
+        {"period",
+         {{"period_ns", pipe.period_ns},
+          {"latency_ns", pipe.latency_ns},
+          {"compute_queue_ns", pipe.compute_queue_ns},
+          {"io_queue_ns", pipe.io_queue_ns},
+          {"host_thread_ns", pipe.host_thread_ns},
+          {"sync_ns", pipe.sync_ns},
+          {"queue_events", pipe.queue_events},
+          {"postprocess_ns", pipe.postprocess_ns},
+          {"bottleneck", pipe.bottleneck}}},
         {"fps_device", s.fps_device},
         {"fps_e2e", s.fps_e2e},
         {"pcc", optional_number(s.pcc)},
@@ -261,6 +372,11 @@ void run_model(const RunOptions& o) {
         {"l1_peak_bytes", s.l1_peak_bytes},
         {"dram_peak_bytes", s.dram_peak_bytes},
         {"op_count", s.op_count},
+        {"strategy", request.info.strategy},
+        {"strategy_note", strategy_note},
+        {"conversion_count", conversions},
+        {"program_config_fallback_total", program_config_fallbacks},
+        {"placement_fallbacks", placement_fallbacks},
         {"parameter_count", graph.parameter_count()},
         {"flops", graph.flops()},
         {"gap_advice", analysis::gap_advice(written.profile)},
@@ -283,11 +399,27 @@ void run_model(const RunOptions& o) {
        spec.name + (o.dp > 1 ? " (data parallel over " + std::to_string(o.dp) + " chips)" : "")});
   summary.add_row({"batch", std::to_string(batch) + (o.dp > 1 ? " per chip" : "")});
   summary.add_row({"ops", std::to_string(s.op_count) + " (" +
-                              std::string(workloads::to_string(*dispatch)) + ")"});
-  summary.add_row({"device time [ms]", analysis::format_fixed(s.device_time_ns / 1e6, 3)});
-  summary.add_row({"  ops / gaps [ms]", analysis::format_fixed(s.op_time_ns / 1e6, 3) + " / " +
-                                            analysis::format_fixed(s.gap_time_ns / 1e6, 3)});
-  summary.add_row({"host I/O [ms]", analysis::format_fixed(s.host_io_ns / 1e6, 3)});
+                              std::string(workloads::to_string(host_mode.dispatch)) + ")"});
+  summary.add_row({"host mode", analysis::describe(host_mode)});
+  summary.add_row(
+      {"strategy", strategy ? o.strategy + (strategy_note.empty() ? "" : " (" + strategy_note + ")")
+                            : "model (as built)"});
+  summary.add_row({"conversion ops", std::to_string(conversions)});
+  summary.add_row({"program_config_fallback_total", std::to_string(program_config_fallbacks)});
+  summary.add_row({"placement fallbacks", std::to_string(placement_fallbacks)});
+  summary.add_row({"device time [ms]", ms_text(s.device_time_ns)});
+  summary.add_row({"  ops / gaps [ms]", ms_text(s.op_time_ns) + " / " + ms_text(s.gap_time_ns)});
+  summary.add_row(
+      {"host write / read [ms]", ms_text(pipe.host_write_ns) + " / " + ms_text(pipe.host_read_ns)});
+  summary.add_row({"launch / post-processing [ms]",
+                   ms_text(pipe.launch_ns) + " / " + ms_text(pipe.postprocess_ns)});
+  summary.add_row(
+      {"period per inference [ms]", ms_text(pipe.period_ns) + " (" + pipe.bottleneck + ")"});
+  if (host_mode.command_queues > 1) {
+    summary.add_row({"  CQ 0 / CQ 1 / host / sync [ms]",
+                     ms_text(pipe.compute_queue_ns) + " / " + ms_text(pipe.io_queue_ns) + " / " +
+                         ms_text(pipe.host_thread_ns) + " / " + ms_text(pipe.sync_ns)});
+  }
   summary.add_row({"device FPS", analysis::format_fixed(s.fps_device, 1)});
   summary.add_row({"end-to-end FPS", analysis::format_fixed(s.fps_e2e, 1)});
   summary.add_row({"PCC (end to end)", pcc_text(s.pcc)});
@@ -353,10 +485,29 @@ const CommandRegistration registration(50, [](CLI::App& app) {
   cmd->add_option("--weights", o->weights, "HDF5 weights (scripts/convert_state_dict.py)");
   cmd->add_flag("--synthesize-missing", o->synthesize_missing,
                 "Synthesise weights the --weights file lacks");
-  cmd->add_option("--dispatch", o->dispatch,
-                  "Op-to-op gaps of a captured trace or of eager dispatch")
-      ->check(CLI::IsMember({"trace", "eager"}))
+  auto* dispatch = cmd->add_option("--dispatch", o->dispatch,
+                                   "Op-to-op gaps of a captured trace or of eager dispatch")
+                       ->check(CLI::IsMember({"trace", "eager"}))
+                       ->capture_default_str();
+  cmd->add_flag("--trace", o->trace, "Same as --dispatch trace (the default)");
+  cmd->add_flag("--eager", o->eager, "Same as --dispatch eager: the host dispatches every op");
+  cmd->add_option("--cq", o->cq,
+                  "Command queues: 1 (nothing overlaps) or 2 (input writes of the next "
+                  "inference overlap this one's compute)")
       ->capture_default_str();
+  cmd->add_option("--strategy", o->strategy,
+                  "Sharding strategy: a preset (dram-interleaved, l1-interleaved, height-sharded, "
+                  "block-sharded, hybrid-attention-island), auto, or a strategy JSON file");
+  cmd->add_flag("--strict", o->strict,
+                "A requested placement or program config that cannot be used is an error, not a "
+                "fallback");
+  cmd->add_option("--save-strategy", o->save_strategy,
+                  "Write the strategy that ran (auto: the chosen plan) to this JSON file");
+  cmd->add_option("--beam", o->beam, "Beam width of --strategy auto's search")
+      ->capture_default_str();
+  cmd->add_flag("--io-cq", o->io_cq,
+                "With --cq 2: queue 1 also reads the outputs, queue 0 only computes (TT-CNN's "
+                "pipelined-IO executor)");
   cmd->add_flag("--local-pcc", o->local_pcc,
                 "Also compute each op's own PCC on its device inputs (slower)");
   cmd->add_option("--top", o->top, "Ops listed by device time")->capture_default_str();
@@ -375,9 +526,10 @@ const CommandRegistration registration(50, [](CLI::App& app) {
                   "Write a Perfetto / Chrome trace-event JSON of the run here");
   cmd->add_option("--ttnn-report", o->ttnn_report,
                   "Write a ttnn-visualizer report folder (db.sqlite, config.json) here");
-  cmd->callback([o, dtype, fidelity] {
+  cmd->callback([o, dtype, fidelity, dispatch] {
     o->dtype_given = dtype->count() > 0;
     o->fidelity_given = fidelity->count() > 0;
+    o->dispatch_given = dispatch->count() > 0;
     run_model(*o);
   });
 });

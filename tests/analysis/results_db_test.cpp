@@ -179,6 +179,72 @@ TEST(ResultsDb, RunRowsHoldTheRunOpsTensorsCoresLinksBanksAndChoices) {
   EXPECT_EQ(count(db, "SELECT count(*) FROM strategy_choices WHERE node = 'fc1'"), 1);
 }
 
+TEST(ResultsDb, RunRowHoldsTheHostModeAndItsPipeline) {
+  TempDir dir("db_host_mode");
+  ResultsDb db = ResultsDb::open_for_write(dir / "r.db");
+  const StoredRun stored;
+  RunRecord record = stored.record();
+  const HostMode mode{workloads::DispatchMode::Trace, 2, true};
+  record.summary = summarise_runs({&stored.run}, stored.info.batch, n300().host, mode);
+  const HostPipeline& p = record.summary.pipeline;
+  db.insert_run(record);
+  const QueryResult row = db.query(
+      "SELECT cq, io_cq, dispatch, e2e_time_ns, fps_e2e, host_write_ns, host_read_ns, sync_ns, "
+      "compute_queue_ns, io_queue_ns, host_thread_ns, postprocess_ns, latency_ns, bottleneck "
+      "FROM runs");
+  ASSERT_EQ(row.rows.size(), 1u);
+  const auto& v = row.rows[0];
+  EXPECT_EQ(std::get<std::int64_t>(v[0]), 2);
+  EXPECT_EQ(std::get<std::int64_t>(v[1]), 1);
+  EXPECT_EQ(std::get<std::string>(v[2]), "trace");
+  EXPECT_DOUBLE_EQ(std::get<double>(v[3]), p.period_ns);
+  EXPECT_DOUBLE_EQ(std::get<double>(v[4]), 2 * 1e9 / p.period_ns);
+  EXPECT_DOUBLE_EQ(std::get<double>(v[5]), stored.run.host_write_ns);
+  EXPECT_DOUBLE_EQ(std::get<double>(v[6]), stored.run.host_read_ns);
+  EXPECT_DOUBLE_EQ(std::get<double>(v[7]), 4.0 * n300().host.queue_sync_ns);
+  EXPECT_DOUBLE_EQ(std::get<double>(v[8]), p.compute_queue_ns);
+  EXPECT_DOUBLE_EQ(std::get<double>(v[9]), p.io_queue_ns);
+  EXPECT_DOUBLE_EQ(std::get<double>(v[10]), p.host_thread_ns);
+  EXPECT_DOUBLE_EQ(std::get<double>(v[11]), p.postprocess_ns);
+  EXPECT_DOUBLE_EQ(std::get<double>(v[12]), p.latency_ns);
+  EXPECT_EQ(std::get<std::string>(v[13]), p.bottleneck);
+}
+
+TEST(ResultsDb, AVersionOneFileGainsTheHostModeColumnsAndKeepsItsRuns) {
+  TempDir dir("db_migrate_v1");
+  { ResultsDb::open_for_write(dir / "old.db").insert_run(StoredRun().record()); }
+  // Turn the file back into what wormsim wrote before host modes: schema version 1, no host-mode
+  // columns in runs.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "old.db").c_str(), &raw), SQLITE_OK);
+  for (const char* column :
+       {"cq", "io_cq", "host_write_ns", "host_read_ns", "postprocess_ns", "sync_ns",
+        "compute_queue_ns", "io_queue_ns", "host_thread_ns", "latency_ns", "bottleneck"}) {
+    ASSERT_EQ(sqlite3_exec(raw, (std::string("ALTER TABLE runs DROP COLUMN ") + column).c_str(),
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << column;
+  }
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE schema_version SET version = 1", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  // Read-only, a version-1 file is readable as it is.
+  {
+    ResultsDb reader = ResultsDb::open_read_only(dir / "old.db");
+    EXPECT_EQ(reader.schema_version(), 1);
+    EXPECT_EQ(count(reader, "SELECT count(*) FROM runs"), 1);
+  }
+  ResultsDb db = ResultsDb::open_for_write(dir / "old.db");
+  EXPECT_EQ(db.schema_version(), kResultsSchemaVersion);
+  // The old run had one command queue; what it did not record stays NULL.
+  const QueryResult old = db.query("SELECT cq, io_cq, sync_ns FROM runs WHERE run_id = 1");
+  EXPECT_EQ(std::get<std::int64_t>(old.rows.at(0)[0]), 1);
+  EXPECT_EQ(std::get<std::int64_t>(old.rows.at(0)[1]), 0);
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(old.rows.at(0)[2]));
+  EXPECT_EQ(db.insert_run(StoredRun().record()), 2);
+  EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE cq = 1 AND bottleneck = 'serial'"), 1);
+}
+
 TEST(ResultsDb, AFailingRunLeavesNoPartialRows) {
   TempDir dir("db_rollback");
   ResultsDb db = ResultsDb::open_for_write(dir / "r.db");

@@ -117,6 +117,15 @@ TEST(DeviceSpec, N300LoadsWithFactSheetValues) {
   EXPECT_EQ(spec.worker_coord(4, 5), (Coord{6, 7}));
   EXPECT_EQ(spec.worker_coord(7, 7), (Coord{9, 9}));
   EXPECT_EQ(spec.chip.arc, (Coord{0, 10}));
+  // Host execution-mode costs (estimates, see their sources).
+  EXPECT_EQ(spec.host.queue_sync_ns, 2 * spec.host.trace_op_gap_ns);
+  EXPECT_GT(spec.host.postprocess_ns, 0u);
+  EXPECT_GT(spec.host.postprocess_ns_per_output_element, 0.0);
+  for (const char* leaf :
+       {"/host/queue_sync_ns", "/host/postprocess_ns", "/host/postprocess_ns_per_output_element"}) {
+    ASSERT_TRUE(spec.sources.count(leaf)) << leaf;
+    EXPECT_EQ(spec.sources.at(leaf).rfind("[U] ", 0), 0u) << leaf << ": an estimate says so";
+  }
 
   EXPECT_EQ(spec.l1.size_bytes, 1'499'136u);
   EXPECT_EQ(spec.l1.usable_bytes, 1'395'424u);
@@ -600,6 +609,27 @@ const std::vector<BadSpecCase>& bad_spec_cases() {
       {"unknown_key_in_link",
        [](json& d) { at(d, "/ethernet/links/value/0")["speed"] = 1; },
        {"/ethernet/links/value/0: unknown key \"speed\""}},
+      // host execution-mode costs
+      {"missing_queue_sync",
+       [](json& d) { erase(d, "/host", "queue_sync_ns"); },
+       {"/host/queue_sync_ns: missing"}},
+      {"missing_postprocess",
+       [](json& d) { erase(d, "/host", "postprocess_ns"); },
+       {"/host/postprocess_ns: missing"}},
+      {"missing_postprocess_per_element_source",
+       [](json& d) { erase(d, "/host/postprocess_ns_per_output_element", "source"); },
+       {"/host/postprocess_ns_per_output_element/source: missing"}},
+      {"negative_postprocess_per_element",
+       [](json& d) { at(d, "/host/postprocess_ns_per_output_element/value") = -1.5; },
+       {"/host/postprocess_ns_per_output_element/value", "zero or positive"}},
+      {"fraction_for_queue_sync",
+       [](json& d) { at(d, "/host/queue_sync_ns/value") = 1.5; },
+       {"/host/queue_sync_ns/value", "integer"}},
+      {"unknown_key_in_host",
+       [](json& d) {
+         at(d, "/host")["event_ns"] = {{"value", 1}, {"source", "typo"}};
+       },
+       {"/host: unknown key \"event_ns\""}},
   };
   return cases;
 }

@@ -10,6 +10,7 @@
 #include "ops/operation.hpp"
 #include "ops/program.hpp"
 #include "sim/error.hpp"
+#include "workloads/placement_check.hpp"
 
 namespace wormsim::workloads::models {
 namespace {
@@ -173,31 +174,13 @@ void ModelBuilder::release(TensorId tensor) {
 
 bool ModelBuilder::accepts_specs(const std::string& op, const std::vector<TensorSpec>& inputs,
                                  const json& params, const std::vector<TensorId>& op_inputs) const {
-  // A dry run of the op's placement on a scratch device: the held tensors, the op's inputs and
-  // outputs and then its circular buffers are allocated exactly as the executor will, so
-  // tensors and CBs count together (with the allocator's fragmentation). Nothing runs.
-  const arch::DeviceSpec& device_spec = graph_.device();
-  try {
-    const std::unique_ptr<ops::Operation> operation =
-        ops::make_operation(op, params, inputs, device_spec);
-    const std::vector<TensorSpec> outputs = operation->output_specs(inputs, device_spec);
-    for (const TensorSpec& s : outputs) ops::validate_for_device(s, device_spec);
-    ops::Device scratch(device_spec);
-    for (TensorId id : held_) {
-      if (std::find(op_inputs.begin(), op_inputs.end(), id) != op_inputs.end()) continue;
-      if (!spec(id).memory_config().is_dram())
-        scratch.allocate(0, spec(id), graph_.tensor(id).name);
-    }
-    for (std::size_t i = 0; i < inputs.size(); ++i)
-      scratch.allocate(0, inputs[i], "input " + std::to_string(i));
-    for (std::size_t i = 0; i < outputs.size(); ++i)
-      scratch.allocate(0, outputs[i], "output " + std::to_string(i));
-    ops::Program program(scratch, 0, operation->op_code());
-    operation->build(program, inputs, outputs);
-    return true;
-  } catch (const Error&) {
-    return false;
+  // Held tensors the op does not read stay resident beside its inputs and outputs.
+  std::vector<ResidentTensor> resident;
+  for (TensorId id : held_) {
+    if (std::find(op_inputs.begin(), op_inputs.end(), id) != op_inputs.end()) continue;
+    resident.push_back({graph_.tensor(id).name, spec(id)});
   }
+  return placement_problem(graph_.device(), op, params, inputs, resident).empty();
 }
 
 bool ModelBuilder::place_window_op(const std::string& name, const std::string& op,
