@@ -164,6 +164,32 @@ ops::Tensor synthetic_tensor(const GraphTensor& tensor, std::uint64_t seed,
     for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i);
   } else if (tensor.init == "zeros") {
     // already zero
+  } else if (tensor.init == "rotate_half") {
+    // [.., D, D] with x @ R = [-x2, x1] for x = [x1, x2] (RoPE's rotate_half as a matmul).
+    const std::uint32_t d = spec.logical_shape().x();
+    const std::uint64_t block = static_cast<std::uint64_t>(d) * d;
+    for (std::uint64_t base = 0; base + block <= values.size(); base += block) {
+      for (std::uint32_t j = 0; j < d / 2; ++j) {
+        values[base + static_cast<std::uint64_t>(j + d / 2) * d + j] = -1.0f;
+        values[base + static_cast<std::uint64_t>(j) * d + j + d / 2] = 1.0f;
+      }
+    }
+  } else if (tensor.init.rfind("rope_cos", 0) == 0 || tensor.init.rfind("rope_sin", 0) == 0) {
+    // [.., S, D]: cos / sin of (first + row) * theta^(-2k / D), k = column mod D/2 (the halves
+    // repeat, HuggingFace's layout); theta = init_scale.
+    const bool cosine = tensor.init.rfind("rope_cos", 0) == 0;
+    const std::size_t at = tensor.init.find('@');
+    const double first = at == std::string::npos ? 0.0 : std::stod(tensor.init.substr(at + 1));
+    const std::uint32_t d = spec.logical_shape().x();
+    const std::uint32_t rows = spec.logical_shape().y();
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const std::uint32_t column = static_cast<std::uint32_t>(i % d);
+      const std::uint32_t row = static_cast<std::uint32_t>((i / d) % rows);
+      const double k = static_cast<double>(column % (d / 2));
+      const double angle =
+          (first + row) * std::pow(tensor.init_scale, -2.0 * k / static_cast<double>(d));
+      values[i] = static_cast<float>(cosine ? std::cos(angle) : std::sin(angle));
+    }
   } else if (integer) {
     const std::uint64_t bound =
         index_bound > 0 ? index_bound

@@ -16,15 +16,24 @@ constexpr const char* kFormatName = "wormsim.graph";
 constexpr int kFormatVersion = 1;
 
 const std::vector<std::string>& init_kinds() {
-  static const std::vector<std::string> kinds = {"uniform", "ones", "zeros", "normal", "arange"};
+  static const std::vector<std::string> kinds = {"uniform", "ones",        "zeros",    "normal",
+                                                 "arange",  "rotate_half", "rope_cos", "rope_sin"};
   return kinds;
 }
 
 void check_init(const std::string& init, const std::string& tensor) {
+  // rope_cos / rope_sin may carry the first position: "rope_cos@80".
+  const std::string kind = init.substr(0, init.find('@'));
   const auto& kinds = init_kinds();
-  if (std::find(kinds.begin(), kinds.end(), init) == kinds.end()) {
+  const bool known = std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
+  const bool offset_ok =
+      kind == init ||
+      ((kind == "rope_cos" || kind == "rope_sin") && init.size() > kind.size() + 1 &&
+       init.find_first_not_of("0123456789", kind.size() + 1) == std::string::npos);
+  if (!known || !offset_ok) {
     throw Error("tensor '" + tensor + "': unknown init '" + init +
-                "'; use uniform, ones, zeros, normal or arange");
+                "'; use uniform, ones, zeros, normal, arange, rotate_half, rope_cos[@first "
+                "position] or rope_sin[@first position]");
   }
 }
 

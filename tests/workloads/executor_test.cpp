@@ -292,6 +292,27 @@ TEST(Executor, SyntheticValuesFollowTheInitKinds) {
   for (float v : normal) var += (v - mean) * (v - mean);
   EXPECT_NEAR(std::sqrt(var / static_cast<double>(normal.size())), 0.3, 0.02);
   EXPECT_NEAR(mean, 0.0, 0.03);
+  // RoPE: x @ rotate_half = [-x2, x1]; cos / sin of (p + row) * theta^(-2k/D), k = col mod D/2.
+  const auto rotate = synthetic_tensor(tensor("rotate_half", 1.0), 1).logical_values();
+  std::vector<float> x(64), rotated(64, 0.0f);
+  for (std::size_t i = 0; i < 64; ++i) x[i] = static_cast<float>(i + 1);
+  for (std::size_t j = 0; j < 64; ++j) {
+    for (std::size_t i = 0; i < 64; ++i) rotated[j] += x[i] * rotate[i * 64 + j];
+  }
+  for (std::size_t j = 0; j < 32; ++j) {
+    EXPECT_EQ(rotated[j], -x[j + 32]);
+    EXPECT_EQ(rotated[j + 32], x[j]);
+  }
+  const auto cosine = synthetic_tensor(tensor("rope_cos@7", 10000.0), 1).logical_values();
+  const auto sine = synthetic_tensor(tensor("rope_sin", 10000.0), 1).logical_values();
+  for (std::size_t row : {0u, 5u, 63u}) {
+    for (std::size_t col : {0u, 3u, 31u, 35u}) {
+      const double k = static_cast<double>(col % 32);
+      EXPECT_NEAR(cosine[row * 64 + col], std::cos((7.0 + row) * std::pow(10000.0, -2.0 * k / 64)),
+                  1e-6);
+      EXPECT_NEAR(sine[row * 64 + col], std::sin(row * std::pow(10000.0, -2.0 * k / 64)), 1e-6);
+    }
+  }
   // Seeded by name and seed: same -> same, other seed -> other values.
   EXPECT_EQ(synthetic_tensor(tensor("uniform", 0.3), 1).values(),
             synthetic_tensor(tensor("uniform", 0.3), 1).values());

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <set>
 
 #include "graph_fixtures.hpp"
@@ -319,6 +320,11 @@ class MiniSchema {
         if (v.is_array() && v.size() > rule.get<std::size_t>()) return false;
       } else if (key == "minimum") {
         if (v.is_number() && v.get<double>() < rule.get<double>()) return false;
+      } else if (key == "pattern") {
+        // JSON Schema patterns are ECMA-262 regular expressions, as std::regex's default.
+        if (v.is_string() &&
+            !std::regex_search(v.get<std::string>(), std::regex(rule.get<std::string>())))
+          return false;
       } else if (key == "minLength") {
         if (v.is_string() && v.get<std::string>().size() < rule.get<std::size_t>()) return false;
       } else if (key == "not") {

@@ -60,7 +60,8 @@ Graph build_bert_large(const ModelOptions& options, const arch::DeviceSpec& devi
                                      ops::Layout::RowMajor, ops::DataType::UInt32);
   const TensorId token_type_ids = b.input("token_type_ids", ops::Shape({batch, 1, 1, sequence}),
                                           ops::Layout::RowMajor, ops::DataType::UInt32);
-  graph.set_init(input_ids, "uniform", kVocab);
+  const std::uint32_t vocab = options.vocab ? options.vocab : kVocab;
+  graph.set_init(input_ids, "uniform", vocab);
   graph.set_init(token_type_ids, "uniform", kTypeVocab);
   // Additive mask over keys (0 for tokens, a large negative value for padding), as TT-NN's BERT
   // takes it from the host.
@@ -69,7 +70,7 @@ Graph build_bert_large(const ModelOptions& options, const arch::DeviceSpec& devi
 
   const TensorId word_table = graph.add_weight(
       "bert.embeddings.word_embeddings.weight",
-      ops::TensorSpec(ops::Shape({1, 1, kVocab, kHidden}), table_type, ops::Layout::RowMajor),
+      ops::TensorSpec(ops::Shape({1, 1, vocab, kHidden}), table_type, ops::Layout::RowMajor),
       "uniform", 1.0);
   const TensorId type_table = graph.add_weight(
       "bert.embeddings.token_type_embeddings.weight",

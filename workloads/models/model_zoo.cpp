@@ -122,6 +122,9 @@ Graph build_model(const std::string& name, const ModelOptions& options,
   if (options.pad_sequence && name != "depth-anything-v2-large") {
     throw Error(name + ": pad_sequence applies to depth-anything-v2-large only");
   }
+  if (options.vocab != 0 && name != "pi0" && name != "bert-large") {
+    throw Error(name + ": a vocabulary size applies to the language models (pi0, bert-large) only");
+  }
   return model.build(options, device);
 }
 

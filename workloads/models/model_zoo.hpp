@@ -27,6 +27,9 @@ struct ModelOptions {
   bool pad_sequence{false};  // depth-anything-v2-large: pad 1370 tokens to 2048 (64 tile rows)
   std::uint32_t layers{0};   // 0 = full depth; otherwise every transformer / stage stack is cut
                              // to at most this many blocks (tests use reduced depth)
+  std::uint32_t vocab{0};    // 0 = the model's vocabulary; otherwise the token embedding table of
+                             // a language model (pi0, bert-large) has this many rows (tests: a
+                             // small table instead of synthesising Gemma's 257k x 2048)
 };
 
 // Names of the models build_model() knows, sorted.

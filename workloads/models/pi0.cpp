@@ -53,6 +53,8 @@ constexpr std::uint32_t kKvHeads = 1;
 constexpr std::uint32_t kHeadDim = 256;
 constexpr double kRmsEpsilon = 1e-6;
 constexpr double kMaskedScore = -1.0e9;
+// Gemma's rope_theta (HuggingFace GemmaConfig default).
+constexpr double kRopeTheta = 10000.0;
 
 std::vector<std::int64_t> shape4(std::int64_t a, std::int64_t b, std::int64_t c, std::int64_t d) {
   return {a, b, c, d};
@@ -215,10 +217,11 @@ Graph build_pi0(const ModelOptions& options, const arch::DeviceSpec& device) {
   // ---- 2. prompt embedding ----
   const TensorId prompt = b.input("prompt_tokens", ops::Shape({batch, 1, 1, kPromptTokens}),
                                   ops::Layout::RowMajor, ops::DataType::UInt32);
-  graph.set_init(prompt, "uniform", kVocab);
+  const std::uint32_t vocab = options.vocab ? options.vocab : kVocab;
+  graph.set_init(prompt, "uniform", vocab);
   const TensorId table =
       graph.add_weight("language_model.embed_tokens.weight",
-                       ops::TensorSpec(ops::Shape({1, 1, kVocab, kLlmWidth}),
+                       ops::TensorSpec(ops::Shape({1, 1, vocab, kLlmWidth}),
                                        b.row_major_dtype("llm.embeddings"), ops::Layout::RowMajor),
                        "uniform", 1.0);
   const TensorId text = b.move(
@@ -232,17 +235,17 @@ Graph build_pi0(const ModelOptions& options, const arch::DeviceSpec& device) {
   // matrix, shared by every layer of both experts.
   const ops::DataType rope_type = ops::DataType::BFloat16;
   const TensorId rotate = b.constant("rope.rotate_half", ops::Shape({1, 1, kHeadDim, kHeadDim}),
-                                     ops::Layout::Tile, rope_type, "uniform");
-  const Rope prefix_rope{b.constant("rope.prefix_cos", ops::Shape({1, 1, prefix_len, kHeadDim}),
-                                    ops::Layout::Tile, rope_type, "uniform"),
-                         b.constant("rope.prefix_sin", ops::Shape({1, 1, prefix_len, kHeadDim}),
-                                    ops::Layout::Tile, rope_type, "uniform"),
-                         rotate};
-  const Rope suffix_rope{b.constant("rope.suffix_cos", ops::Shape({1, 1, suffix_len, kHeadDim}),
-                                    ops::Layout::Tile, rope_type, "uniform"),
-                         b.constant("rope.suffix_sin", ops::Shape({1, 1, suffix_len, kHeadDim}),
-                                    ops::Layout::Tile, rope_type, "uniform"),
-                         rotate};
+                                     ops::Layout::Tile, rope_type, "rotate_half");
+  // Positions 0..prefix-1 for the prefix; the suffix continues after it.
+  const auto rope_table = [&](const std::string& name, const std::string& kind, std::uint32_t rows,
+                              std::uint32_t first) {
+    return b.constant(name, ops::Shape({1, 1, rows, kHeadDim}), ops::Layout::Tile, rope_type,
+                      kind + (first ? "@" + std::to_string(first) : std::string()), kRopeTheta);
+  };
+  const Rope prefix_rope{rope_table("rope.prefix_cos", "rope_cos", prefix_len, 0),
+                         rope_table("rope.prefix_sin", "rope_sin", prefix_len, 0), rotate};
+  const Rope suffix_rope{rope_table("rope.suffix_cos", "rope_cos", suffix_len, prefix_len),
+                         rope_table("rope.suffix_sin", "rope_sin", suffix_len, prefix_len), rotate};
 
   // ---- 3. Gemma-2B over the prefix: full bidirectional attention, KV cache per layer ----
   const GemmaDims llm{kLlmWidth, kLlmMlp};
