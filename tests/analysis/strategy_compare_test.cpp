@@ -119,6 +119,13 @@ TEST(StrategyCompare, DifferingOpsListsTheLargestChangesFirst) {
 class AutoStrategy : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(AutoStrategy, NeverSlowerThanTheBestPreset) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Seven simulations plus a search per model: the Debug + sanitizer build checks the code
+  // paths on the transformer and MLP models; the release suite covers the whole zoo.
+  if (GetParam() == "pi0" || GetParam() == "yolov8s" || GetParam() == "resnet-50" ||
+      GetParam() == "depth-anything-v2-large")
+    GTEST_SKIP() << "run in the release suite only";
+#endif
   const workloads::Graph graph = reduced(GetParam());
   const auto presets = run_presets(graph);
   double best = 0;

@@ -73,6 +73,11 @@ ModelOptions reduced(const std::string& model) {
 }
 
 TEST_P(ZooRun, ReducedWithNumericsMeetsPccBounds) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Gemma-2B's layer with numerics takes minutes in the Debug + sanitizer build; the release
+  // suite runs it, and the sanitizer build runs every other model.
+  if (GetParam() == "pi0") GTEST_SKIP() << "pi0 numerics run in the release suite only";
+#endif
   struct Case {
     const char* dtype;
     const char* fidelity;
