@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "sim/error.hpp"
 #include "workloads/strategy_search.hpp"
@@ -79,6 +80,7 @@ StrategyRun simulate(const workloads::Graph& model, const Strategy& strategy,
   exec.weights = options.weights;
   exec.synthesize_missing_weights = options.synthesize_missing_weights;
   exec.inputs = options.inputs;
+  exec.strict_program_configs = options.strict;
   traffic.begin_run();
   exec.progress = traffic.wrap(options.progress);
   r.run = workloads::run_graph(*r.device, r.applied->graph, exec);
@@ -104,7 +106,15 @@ StrategyRun run_auto_strategy(const workloads::Graph& model, const StrategyRunOp
                          ? static_cast<double>(spec.host.trace_op_gap_ns)
                          : static_cast<double>(spec.host.eager_dispatch_ns);
   const workloads::SearchResult found = workloads::search_strategy(model, search);
-  StrategyRun searched = simulate(model, found.strategy, "auto", options);
+  // The searched plan is costed op by op; the whole run may still refuse it (e.g. --strict, or
+  // L1 the isolated costs did not see). Then the best rival stands.
+  std::optional<StrategyRun> searched_run;
+  std::string search_failure;
+  try {
+    searched_run = simulate(model, found.strategy, "auto", options);
+  } catch (const Error& e) {
+    search_failure = e.what();
+  }
   std::vector<StrategyRun> own_presets;
   std::vector<const StrategyRun*> rivals = presets;
   if (rivals.empty()) {
@@ -127,14 +137,27 @@ StrategyRun run_auto_strategy(const workloads::Graph& model, const StrategyRunOp
     if (best == nullptr || p->metrics.device_time_ns < best->metrics.device_time_ns) best = p;
   }
   const auto ms = [](double ns) { return std::to_string(std::lround(ns / 1e3)) + " us"; };
+  if (!searched_run) {
+    if (best == nullptr) throw Error("auto strategy: the searched plan failed: " + search_failure);
+    StrategyRun chosen = *best;
+    if (options.numerics && !best->run.pcc)
+      chosen = simulate(model, best->strategy, "auto", options);
+    chosen.name = "auto";
+    chosen.strategy.name = "auto";
+    chosen.strategy.description = "auto: " + best->name + " (the searched plan failed)";
+    chosen.note = best->name + " (" + ms(best->metrics.device_time_ns) +
+                  "); the searched plan failed: " + search_failure;
+    return chosen;
+  }
+  StrategyRun& searched = *searched_run;
   if (best != nullptr && best->metrics.device_time_ns < searched.metrics.device_time_ns) {
     StrategyRun chosen = *best;
     if (options.numerics && !best->run.pcc)
       chosen = simulate(model, best->strategy, "auto", options);
     chosen.name = "auto";
     chosen.strategy.name = "auto";
-    chosen.strategy.description = "auto: preset " + best->name + " (faster than the searched plan)";
-    chosen.note = "preset " + best->name + " (" + ms(best->metrics.device_time_ns) +
+    chosen.strategy.description = "auto: " + best->name + " (faster than the searched plan)";
+    chosen.note = best->name + " (" + ms(best->metrics.device_time_ns) +
                   ") beat the searched plan (" + ms(searched.metrics.device_time_ns) +
                   "; search estimate " + ms(found.estimated_ns) + ", " +
                   std::to_string(found.timed_ops) + " ops timed)";
@@ -142,10 +165,10 @@ StrategyRun run_auto_strategy(const workloads::Graph& model, const StrategyRunOp
   }
   searched.note = "searched plan (" + ms(searched.metrics.device_time_ns) + "; search estimate " +
                   ms(found.estimated_ns) + ", " + std::to_string(found.timed_ops) + " ops timed" +
-                  (best ? "; best preset " + best->name + " " + ms(best->metrics.device_time_ns)
+                  (best ? "; best rival " + best->name + " " + ms(best->metrics.device_time_ns)
                         : std::string()) +
                   ")";
-  return searched;
+  return std::move(searched);
 }
 
 StrategyRun run_named_strategy(const workloads::Graph& model, const std::string& name,

@@ -339,7 +339,11 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
     }
     ops::OpResult result;
     try {
-      const auto op = ops::make_operation(node.op, node.params, in_specs, spec);
+      // --strict: a program config the graph requests may not fall back to an automatic one.
+      nlohmann::json params = node.params;
+      if (options.strict_program_configs && params.is_object() && params.contains("program_config"))
+        params["strict"] = true;
+      const auto op = ops::make_operation(node.op, params, in_specs, spec);
       ops::ExecuteOptions execute;
       execute.chip = chip;
       execute.numerics = options.numerics;

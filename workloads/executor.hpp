@@ -58,6 +58,9 @@ struct ExecutorOptions {
   // op) and retry once. false: the out-of-memory error stands, as on a model without
   // ttnn.reallocate calls.
   bool reallocate_l1{true};
+  // A node's requested program_config that is invalid for its shapes is an error naming the
+  // node instead of a fallback to an automatic config (`--strict`).
+  bool strict_program_configs{false};
   // Also compute each op's own PCC (see above; one more compute per op).
   bool local_op_pcc{false};
   // Time writing the inputs to the device over PCIe before the first op and reading the graph

@@ -1,7 +1,8 @@
 #pragma once
 // A dry run of one op's placement on a scratch device: the tensors that stay resident in L1,
-// the op's inputs and outputs and then its circular buffers are allocated exactly as the
-// executor will (same allocator, same fragmentation). Nothing runs. The model zoo and the
+// the op's inputs and outputs and then its circular buffers are allocated with the executor's
+// allocator, in that order on a fresh device (so the executor's own fragmentation, which it
+// repairs by reallocating, is not reproduced). Nothing runs. The model zoo and the
 // sharding strategies ask it before choosing a placement.
 #include <nlohmann/json.hpp>
 #include <string>

@@ -163,12 +163,17 @@ struct Attempt {
 };
 
 // Tries one attempt; on success fills `plan` (conversions, outputs, params).
+// `stays_live[i]`: input i has readers after this node, so a conversion of it leaves the
+// original allocated beside the copy.
 std::string try_attempt(const arch::DeviceSpec& device, const GraphNode& node,
-                        const std::vector<TensorSpec>& inputs, const Attempt& attempt,
-                        const std::vector<ResidentTensor>& resident, bool check_fit,
-                        NodePlan& plan) {
+                        const std::vector<TensorSpec>& inputs, const std::vector<bool>& stays_live,
+                        const Attempt& attempt, const std::vector<ResidentTensor>& resident,
+                        bool check_fit, NodePlan& plan) {
   std::vector<TensorSpec> specs = inputs;
   std::vector<PlannedConversion> conversions;
+  // What stays allocated while the node runs: the live tensors plus the originals of converted
+  // inputs that later nodes still read.
+  std::vector<ResidentTensor> beside_node = resident;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!attempt.input_targets[i]) continue;
     const auto conversion = conversion_for(inputs[i], *attempt.input_targets[i]);
@@ -182,12 +187,19 @@ std::string try_attempt(const arch::DeviceSpec& device, const GraphNode& node,
                ops::to_string(*attempt.input_targets[i]);
       }
       if (check_fit) {
-        const std::string problem =
-            placement_problem(device, conversion->first, conversion->second, {inputs[i]}, resident);
+        // The node's other inputs (converted or not) are allocated while this conversion runs.
+        std::vector<ResidentTensor> beside_conversion = beside_node;
+        for (std::size_t j = 0; j < specs.size(); ++j) {
+          if (j != i) beside_conversion.push_back({"input " + std::to_string(j), specs[j]});
+        }
+        const std::string problem = placement_problem(device, conversion->first, conversion->second,
+                                                      {inputs[i]}, beside_conversion);
         if (!problem.empty()) return problem;
       }
       conversions.push_back({i, conversion->first, conversion->second, out[0]});
       specs[i] = out[0];
+      if (i < stays_live.size() && stays_live[i])
+        beside_node.push_back({"input " + std::to_string(i) + " (kept)", inputs[i]});
     } catch (const Error& e) {
       return e.what();
     }
@@ -197,7 +209,7 @@ std::string try_attempt(const arch::DeviceSpec& device, const GraphNode& node,
     std::vector<TensorSpec> outputs = op->output_specs(specs, device);
     if (check_fit) {
       const std::string problem =
-          placement_problem(device, node.op, attempt.params, specs, resident);
+          placement_problem(device, node.op, attempt.params, specs, beside_node);
       if (!problem.empty()) return problem;
     } else {
       for (const TensorSpec& s : outputs) ops::validate_for_device(s, device);
@@ -218,6 +230,8 @@ json with_placement(const GraphNode& node, const Placement& p) {
   if (is_window_op(node.op)) return params;  // their "grid" is the op's core grid
   params.erase("grid");
   if (p.grid_x != 0 && p.grid_y != 0) params["grid"] = {p.grid_x, p.grid_y};
+  // A placement without a program config means an automatic one, not the model's.
+  params.erase("program_config");
   if (!p.program_config.is_null() && (node.op == "matmul" || node.op == "linear"))
     params["program_config"] = p.program_config;
   return params;
@@ -454,7 +468,7 @@ NodePlan plan_node(const arch::DeviceSpec& device, const GraphNode& node,
                    const std::vector<TensorSpec>& inputs,
                    const std::vector<TensorSpec>& model_inputs,
                    const std::vector<TensorSpec>& model_outputs,
-                   const std::vector<bool>& activation_inputs,
+                   const std::vector<bool>& activation_inputs, const std::vector<bool>& stays_live,
                    const std::vector<Placement>& requests,
                    const std::vector<ResidentTensor>& resident, bool strict, bool check_fit) {
   const std::size_t n = inputs.size();
@@ -526,26 +540,33 @@ NodePlan plan_node(const arch::DeviceSpec& device, const GraphNode& node,
   attempts.push_back({to_model, model_params, !plan.requested});
   attempts.push_back({to_dram, model_params, !plan.requested});
 
-  std::string first_problem, last_problem;
+  // The problem to report: the requested placement with the inputs as they are (the most
+  // direct reason), else the first attempt's.
+  std::string first_problem, direct_problem, last_problem;
+  const auto reported = [&] { return direct_problem.empty() ? first_problem : direct_problem; };
   for (std::size_t a = 0; a < attempts.size(); ++a) {
     if (strict && plan.requested && a == honoured_attempts) {
       throw Error("strategy: node " + node.name + " (" + node.op + ") cannot run as requested (" +
-                  plan.request_text + "): " + first_problem +
-                  " (drop --strict to let it fall back)");
+                  plan.request_text + "): " + reported() + " (drop --strict to let it fall back)");
     }
     const std::string problem =
-        try_attempt(device, node, inputs, attempts[a], resident, check_fit, plan);
+        try_attempt(device, node, inputs, stays_live, attempts[a], resident, check_fit, plan);
     if (problem.empty()) {
-      if (!plan.honoured) plan.reason = first_problem;
+      if (!plan.honoured) plan.reason = reported();
       return plan;
     }
     if (first_problem.empty()) first_problem = problem;
+    const bool inputs_as_they_are =
+        std::none_of(attempts[a].input_targets.begin(), attempts[a].input_targets.end(),
+                     [](const auto& t) { return t.has_value(); });
+    if (direct_problem.empty() && inputs_as_they_are && a < honoured_attempts)
+      direct_problem = problem;
     last_problem = problem;
   }
   throw Error("strategy: node " + node.name + " (" + node.op +
-              ") has no placement that works: " + first_problem +
-              (last_problem != first_problem
-                   ? " Last resort (model's params, inputs in DRAM): " + last_problem
+              ") has no placement that works: " + reported() +
+              (last_problem != reported()
+                   ? " | last resort (model's params, inputs in DRAM): " + last_problem
                    : std::string()));
 }
 
@@ -607,27 +628,43 @@ AppliedStrategy apply_strategy(const Graph& graph, const Strategy& strategy,
       activation_inputs.push_back(graph.tensor(t).kind == TensorKind::Activation);
     std::vector<TensorSpec> model_outputs;
     for (TensorId t : node.outputs) model_outputs.push_back(graph.spec(t));
-    // Plan against the L1 tensors that stay live across the node. When nothing fits, the
-    // largest of them is moved to DRAM first (ttnn.to_memory_config(x, DRAM) in a model),
-    // and the plan retried.
+    // Which inputs later nodes still read (their originals stay allocated beside a copy).
+    std::vector<bool> stays_live;
+    for (TensorId t : node.inputs) {
+      const Live l = dies_after(t);
+      stays_live.push_back(graph.tensor(t).kind == TensorKind::Activation &&
+                           (l.forever || l.dies_after > p));
+    }
+    // Plan against the L1 tensors that stay live across the node. When nothing fits beside
+    // them but the node fits alone, the largest of them is moved to DRAM first
+    // (ttnn.to_memory_config(x, DRAM) in a model) and the plan retried.
     std::optional<NodePlan> planned;
     while (!planned) {
       std::vector<ResidentTensor> resident;
       std::vector<TensorId> resident_ids;
       for (const auto& [id, l] : live) {
         if (!l.forever && l.dies_after < p) continue;
-        if (std::find_if(node.inputs.begin(), node.inputs.end(),
-                         [&](TensorId t) { return mapped[t] == id; }) != node.inputs.end())
-          continue;
-        if (!out.spec(id).memory_config().is_l1()) continue;
+        const bool input_or_its_copy =
+            std::any_of(node.inputs.begin(), node.inputs.end(), [&](TensorId t) {
+              if (mapped[t] == id) return true;
+              for (const auto& [key, copy] : converted) {
+                if (key.first == mapped[t] && copy == id) return true;
+              }
+              return false;
+            });
+        if (input_or_its_copy || !out.spec(id).memory_config().is_l1()) continue;
         resident.push_back({out.tensor(id).name, out.spec(id)});
         resident_ids.push_back(id);
       }
       try {
         planned = plan_node(device, node, inputs, model_inputs, model_outputs, activation_inputs,
-                            requests, resident, options.strict, true);
+                            stays_live, requests, resident, options.strict, true);
       } catch (const Error&) {
         if (resident_ids.empty()) throw;
+        // Evict only when the live tensors are the obstacle: the node must plan without them
+        // (else this throws the node's own problem).
+        plan_node(device, node, inputs, model_inputs, model_outputs, activation_inputs, stays_live,
+                  requests, {}, options.strict, true);
         // Bytes a tensor holds on each of its cores.
         const auto per_core = [&](const TensorSpec& t) {
           const auto& shard = t.memory_config().shard_spec();
@@ -639,6 +676,15 @@ AppliedStrategy apply_strategy(const Graph& graph, const Strategy& strategy,
           if (per_core(resident[k].spec) > per_core(resident[largest].spec)) largest = k;
         }
         const TensorId victim = resident_ids[largest];
+        live.erase(victim);
+        const bool referenced = std::find(mapped.begin(), mapped.end(), victim) != mapped.end();
+        for (auto it = converted.begin(); it != converted.end();) {
+          it = (it->second == victim || it->first.first == victim) ? converted.erase(it)
+                                                                   : std::next(it);
+        }
+        // A cached conversion nobody maps to is simply dropped (its consumers convert again);
+        // a tensor later nodes read moves to DRAM.
+        if (!referenced) continue;
         const TensorSpec& v = out.spec(victim);
         const std::string op = v.memory_config().is_sharded() ? "sharded_to_interleaved" : "move";
         std::string name = out.tensor(victim).name + ".to_dram";
@@ -647,15 +693,17 @@ AppliedStrategy apply_strategy(const Graph& graph, const Strategy& strategy,
         const TensorId moved =
             out.op(name, op, {victim}, json{{"output_memory", "dram-interleaved"}}, node.group);
         result.stats.conversions.push_back({name, op, node.name, out.tensor(victim).name, "evict"});
-        live[moved] = live.at(victim);
-        live.erase(victim);
+        const Live victim_life = [&] {
+          for (std::size_t o = 0; o < mapped.size(); ++o) {
+            if (mapped[o] == victim) return dies_after(static_cast<TensorId>(o));
+          }
+          return Live{0, false};
+        }();
+        live[moved] = victim_life;
         for (TensorId& m : mapped) {
           if (m == victim) m = moved;
         }
-        for (auto it = converted.begin(); it != converted.end();) {
-          it = (it->second == victim || it->first.first == victim) ? converted.erase(it)
-                                                                   : std::next(it);
-        }
+        if (island_outputs.count(victim)) island_outputs.insert(moved);
         inputs.clear();
         for (TensorId t : node.inputs) inputs.push_back(out.spec(mapped[t]));
       }

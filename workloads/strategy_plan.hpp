@@ -45,7 +45,7 @@ NodePlan plan_node(const arch::DeviceSpec& device, const GraphNode& node,
                    const std::vector<ops::TensorSpec>& inputs,
                    const std::vector<ops::TensorSpec>& model_inputs,
                    const std::vector<ops::TensorSpec>& model_outputs,
-                   const std::vector<bool>& activation_inputs,
+                   const std::vector<bool>& activation_inputs, const std::vector<bool>& stays_live,
                    const std::vector<Placement>& requests,
                    const std::vector<ResidentTensor>& resident, bool strict, bool check_fit);
 

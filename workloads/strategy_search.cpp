@@ -100,8 +100,10 @@ const NodePlan* Searcher::plan(const GraphNode& node, int candidate,
                                const std::vector<TensorSpec>& model_outputs,
                                const std::vector<bool>& activations) {
   ++planned_;
-  const std::string key = node.op + "#" + node.params.dump() + "#" + specs_key(inputs) + "#" +
-                          specs_key(model_inputs) + "#" + std::to_string(candidate);
+  std::string key = node.op + "#" + node.params.dump() + "#" + specs_key(inputs) + "#" +
+                    specs_key(model_inputs) + "#" + specs_key(model_outputs) + "#" +
+                    std::to_string(candidate) + "#";
+  for (bool a : activations) key += a ? '1' : '0';
   if (const auto it = plans_.find(key); it != plans_.end())
     return it->second ? &*it->second : nullptr;
   std::optional<NodePlan> result;
@@ -114,7 +116,7 @@ const NodePlan* Searcher::plan(const GraphNode& node, int candidate,
     requests = requested_placements(single, graph_, node, graph_.spec(node.outputs.at(0)));
   }
   try {
-    NodePlan p = plan_node(device_, node, inputs, model_inputs, model_outputs, activations,
+    NodePlan p = plan_node(device_, node, inputs, model_inputs, model_outputs, activations, {},
                            requests, {}, false, true);
     // A candidate that falls back duplicates another candidate: drop it.
     if (p.honoured) result = std::move(p);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "ops/compute_config.hpp"
 #include "ops/numerics/number_formats.hpp"
@@ -233,6 +234,12 @@ class GatherPlanner {
     const Shape& padded = outputs_[ref.output].padded_shape();
     const std::uint64_t tile_row = ref.page / out.pages_across();
     const auto tile_col = static_cast<std::uint32_t>(ref.page % out.pages_across());
+    if (map_.is_identity() && inputs_[0].padded_shape() == padded) {
+      // A memory move: the same tile of input 0, whole.
+      add_whole_tile(unit, core, 0,
+                     in_maps_[0].page_of(tile_row * kTileHeight, tile_col * kTileWidth));
+      return;
+    }
     // The source of every element of the tile. Maps are affine piece by piece, so a face row
     // whose first, middle and last elements come from one input tile in a straight line (along
     // its row, or down its column for a transpose) is filled without asking the map for the
@@ -626,9 +633,46 @@ std::uint32_t pages_per_unit(const arch::DeviceSpec& spec, const TensorSpec& out
   return static_cast<std::uint32_t>(std::max<std::uint64_t>(1, budget / output.page_size_bytes()));
 }
 
+std::string coord_text(const Coord4& c) {
+  return "[" + std::to_string(c[0]) + "," + std::to_string(c[1]) + "," + std::to_string(c[2]) +
+         "," + std::to_string(c[3]) + "]";
+}
+
+namespace {
+
+// Plans of earlier gathers. A plan depends only on the map, the specs and the device (pages go
+// to banks and cores by index, not by address), so an op seen before reuses it exactly.
+struct CachedGather {
+  std::vector<CoreWork> work;
+  bool compute_stage{false};
+};
+// Enough for the distinct data-movement ops of the largest zoo model; cleared when full.
+constexpr std::size_t kGatherCacheEntries = 512;
+// Plans with more transfers than this are not kept (memory).
+constexpr std::size_t kGatherCacheMaxTransfers = 1u << 20;
+
+std::unordered_map<std::string, CachedGather>& gather_cache() {
+  thread_local std::unordered_map<std::string, CachedGather> cache;
+  return cache;
+}
+
+}  // namespace
+
 void build_gather(Program& program, const ElementMap& map, const std::vector<TensorSpec>& inputs,
                   const std::vector<TensorSpec>& outputs, bool two_readers) {
   const arch::DeviceSpec& device = program.spec();
+  std::string key = map.cache_key();
+  if (!key.empty()) {
+    key += "|" + device.name + "|" + (two_readers ? "2" : "1");
+    for (const TensorSpec& t : inputs) key += "|" + to_string(t);
+    key += "|->";
+    for (const TensorSpec& t : outputs) key += "|" + to_string(t);
+    const auto hit = gather_cache().find(key);
+    if (hit != gather_cache().end()) {
+      launch(program, hit->second.work, hit->second.compute_stage, two_readers);
+      return;
+    }
+  }
   GatherPlanner planner(program, map, inputs, outputs);
   std::map<CoreCoord, std::vector<PageRef>> per_core;
   std::vector<PageRef> unassigned;
@@ -664,6 +708,16 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
     }
     flush();
     work.push_back(std::move(core_work));
+  }
+  if (!key.empty()) {
+    std::size_t transfers = 0;
+    for (const CoreWork& w : work) {
+      for (const Unit& u : w.units) transfers += u.reads.size() + u.writes.size();
+    }
+    if (transfers <= kGatherCacheMaxTransfers) {
+      if (gather_cache().size() >= kGatherCacheEntries) gather_cache().clear();
+      gather_cache().emplace(key, CachedGather{work, compute_stage});
+    }
   }
   launch(program, std::move(work), compute_stage, two_readers);
 }

@@ -44,7 +44,17 @@ class ElementMap {
   virtual ~ElementMap() = default;
   // Source of element `at` (padded coordinate) of output `output`.
   virtual Source source(std::size_t output, const Coord4& at) const = 0;
+  // Everything source() depends on besides the tensors' specs, as text; build_gather reuses
+  // the plan of an earlier op with the same key and specs (a transformer's repeated blocks).
+  // Empty: never reused.
+  virtual std::string cache_key() const { return {}; }
+  // True when every element comes from the same coordinate of input 0 (a memory move): tiles
+  // then copy whole without asking source() per element.
+  virtual bool is_identity() const { return false; }
 };
+
+// "[w,z,y,x]" (for cache keys).
+std::string coord_text(const Coord4& c);
 
 // The physical row of a padded coordinate: (w * Z + z) * Y + y over the padded shape.
 std::uint64_t physical_row(const Shape& padded, const Coord4& at);

@@ -20,6 +20,10 @@ class CopyMap : public dm::ElementMap {
     return dm::inside(extent_, at) ? Source::from(0, at) : Source::filled(fill_);
   }
 
+  std::string cache_key() const override {
+    return "copy " + to_string(extent_) + std::to_string(fill_);
+  }
+
  private:
   Shape extent_;
   float fill_;

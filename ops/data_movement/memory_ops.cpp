@@ -10,6 +10,8 @@ class IdentityMap : public dm::ElementMap {
   dm::Source source(std::size_t, const dm::Coord4& at) const override {
     return dm::Source::from(0, at);
   }
+  std::string cache_key() const override { return "identity"; }
+  bool is_identity() const override { return true; }
 };
 
 }  // namespace

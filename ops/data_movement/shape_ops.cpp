@@ -69,6 +69,10 @@ class ReshapeMap : public dm::ElementMap {
     return Source::from(0, unflat(in_, flat(out_, at)));
   }
 
+  std::string cache_key() const override {
+    return "reshape " + dm::coord_text(in_) + dm::coord_text(out_) + to_string(out_shape_);
+  }
+
  private:
   Coord4 in_;
   Coord4 out_;
@@ -82,6 +86,10 @@ class ViewMap : public dm::ElementMap {
       : in_(in_padded.wzyx()), out_(out_padded.wzyx()) {}
   Source source(std::size_t, const Coord4& at) const override {
     return Source::from(0, unflat(in_, flat(out_, at)));
+  }
+
+  std::string cache_key() const override {
+    return "view " + dm::coord_text(in_) + dm::coord_text(out_);
   }
 
  private:
@@ -98,6 +106,10 @@ class PermuteMap : public dm::ElementMap {
     Coord4 in{};
     for (std::size_t i = 0; i < 4; ++i) in[perm_[i]] = at[i];
     return Source::from(0, in);
+  }
+
+  std::string cache_key() const override {
+    return "permute " + dm::coord_text(perm_) + to_string(out_);
   }
 
  private:
@@ -127,6 +139,12 @@ class ConcatMap : public dm::ElementMap {
     return Source::from(input, in);
   }
 
+  std::string cache_key() const override {
+    std::string key = "concat " + std::to_string(dim_) + to_string(out_);
+    for (std::uint32_t o : offsets_) key += " " + std::to_string(o);
+    return key;
+  }
+
  private:
   std::uint32_t dim_;
   std::vector<std::uint32_t> offsets_;
@@ -142,6 +160,10 @@ class SliceMap : public dm::ElementMap {
     Coord4 in{};
     for (std::size_t i = 0; i < 4; ++i) in[i] = begin_[i] + at[i] * step_[i];
     return Source::from(0, in);
+  }
+
+  std::string cache_key() const override {
+    return "slice " + dm::coord_text(begin_) + dm::coord_text(step_) + to_string(out_);
   }
 
  private:
@@ -164,6 +186,11 @@ class PadMap : public dm::ElementMap {
     return dm::inside(in_, in) ? Source::from(0, in) : Source::filled(value_);
   }
 
+  std::string cache_key() const override {
+    return "pad " + dm::coord_text(front_) + to_string(in_) + to_string(out_) +
+           std::to_string(value_);
+  }
+
  private:
   Coord4 front_;
   Shape in_;
@@ -180,6 +207,11 @@ class FoldMap : public dm::ElementMap {
     const std::uint32_t i = at[3] / (c_ * sw_);
     const std::uint32_t j = (at[3] / c_) % sw_;
     return Source::from(0, Coord4{at[0], at[1] * sh_ + i, at[2] * sw_ + j, at[3] % c_});
+  }
+
+  std::string cache_key() const override {
+    return "fold " + std::to_string(sh_) + " " + std::to_string(sw_) + " " + std::to_string(c_) +
+           to_string(out_);
   }
 
  private:

@@ -40,6 +40,14 @@ class QkvMap : public dm::ElementMap {
     return Source::from(input, Coord4{at[0], 0, s, column + d});
   }
 
+  std::string cache_key() const override {
+    std::string key = "qkv " + std::to_string(separate_kv_) + " " + std::to_string(heads_) + " " +
+                      std::to_string(kv_heads_) + " " + std::to_string(d_) + " " +
+                      std::to_string(transpose_k_);
+    for (const Shape& o : outputs_) key += to_string(o);
+    return key;
+  }
+
  private:
   bool separate_kv_;
   std::uint32_t heads_;
@@ -55,6 +63,10 @@ class ConcatHeadsMap : public dm::ElementMap {
   Source source(std::size_t, const Coord4& at) const override {
     if (!dm::inside(out_, at)) return Source::filled(0.0f);
     return Source::from(0, Coord4{at[0], at[3] / d_, at[2], at[3] % d_});
+  }
+
+  std::string cache_key() const override {
+    return "concat_heads " + std::to_string(d_) + to_string(out_);
   }
 
  private:

@@ -27,6 +27,8 @@ struct CompareOptions {
   bool trace = false;
   bool eager = false;
   bool dispatch_given = false;
+  bool dtype_given = false;
+  bool fidelity_given = false;
   std::uint32_t cq = 1;
   bool io_cq = false;
   bool strict = false;
@@ -65,6 +67,9 @@ std::string mb(std::uint64_t bytes) {
 }
 
 void compare(const CompareOptions& o) {
+  if (!o.source.graph_file.empty() && (o.dtype_given || o.fidelity_given))
+    throw Error("--dtype and --fidelity shape a --model; a graph file has them in its nodes");
+  if (o.beam == 0) throw Error("--beam must be at least 1");
   workloads::check_graph_source(o.source);
   const std::string device_name = o.device.empty() ? workloads::default_device(o.source) : o.device;
   const arch::DeviceSpec spec = arch::load_device_spec_by_name(device_name);
@@ -104,6 +109,7 @@ void compare(const CompareOptions& o) {
     if (names[k] == "auto") continue;
     std::cerr << "wormsim: running " << names[k] << "\n";
     runs[k] = analysis::run_named_strategy(graph, names[k], options);
+    runs[k]->name = names[k];  // a file is listed by its path (names inside may repeat)
   }
   for (const auto& r : runs) {
     if (r) rivals.push_back(&*r);
@@ -120,13 +126,17 @@ void compare(const CompareOptions& o) {
   for (const auto* r : ordered) {
     if (r->metrics.device_time_ns < winner->metrics.device_time_ns) winner = r;
   }
+  // The runner-up: the fastest strategy slower than the winner (auto may have adopted a preset
+  // and tie with it), else any other.
   const analysis::StrategyRun* runner_up = nullptr;
-  for (const auto* r : ordered) {
-    if (r == winner ||
-        (r->name == "auto" && r->metrics.device_time_ns == winner->metrics.device_time_ns))
-      continue;
-    if (runner_up == nullptr || r->metrics.device_time_ns < runner_up->metrics.device_time_ns)
-      runner_up = r;
+  for (const bool strictly_slower : {true, false}) {
+    for (const auto* r : ordered) {
+      if (r == winner) continue;
+      if (strictly_slower && r->metrics.device_time_ns <= winner->metrics.device_time_ns) continue;
+      if (runner_up == nullptr || r->metrics.device_time_ns < runner_up->metrics.device_time_ns)
+        runner_up = r;
+    }
+    if (runner_up) break;
   }
 
   // Results database: every run, then the comparison naming them.
@@ -267,10 +277,10 @@ const CommandRegistration registration(55, [](CLI::App& app) {
                   "Image side / sequence length (default: the model's)");
   cmd->add_option("--layers", o->source.model_options.layers,
                   "Cut every block stack to this many blocks (0 = full)");
-  cmd->add_option("--dtype", o->source.model_options.dtype, "Model data type")
-      ->capture_default_str();
-  cmd->add_option("--fidelity", o->source.model_options.fidelity, "Math fidelity")
-      ->capture_default_str();
+  auto* dtype = cmd->add_option("--dtype", o->source.model_options.dtype, "Model data type")
+                    ->capture_default_str();
+  auto* fidelity = cmd->add_option("--fidelity", o->source.model_options.fidelity, "Math fidelity")
+                       ->capture_default_str();
   cmd->add_option("--device", o->device, "Device spec: n300 or n150");
   cmd->add_option("--strategies", o->strategies,
                   "Comma-separated presets, strategy JSON files and/or auto; all = every preset "
@@ -299,8 +309,10 @@ const CommandRegistration registration(55, [](CLI::App& app) {
   auto* db = cmd->add_option("--db", o->db, "Results database")->capture_default_str();
   cmd->add_flag("--no-db", o->no_db, "Do not write the results database")->excludes(db);
   cmd->add_option("--save-auto", o->save_auto, "Write auto's chosen strategy to this JSON file");
-  cmd->callback([o, dispatch] {
+  cmd->callback([o, dispatch, dtype, fidelity] {
     o->dispatch_given = dispatch->count() > 0;
+    o->dtype_given = dtype->count() > 0;
+    o->fidelity_given = fidelity->count() > 0;
     compare(*o);
   });
 });

@@ -197,17 +197,14 @@ void run_model(RunOptions& o) {
     strategy = chosen.strategy;
     strategy_note = chosen.note;
   }
-  // Without a strategy the model's placement stands; --strict still makes its requested
-  // program configs errors rather than fallbacks.
+  // Without a strategy the model's placement stands (--strict then only makes the program
+  // configs a graph file requests errors instead of fallbacks, in the executor).
   workloads::ApplyOptions apply;
   apply.strict = o.strict;
   std::optional<workloads::AppliedStrategy> applied;
   if (strategy) {
     applied = workloads::apply_strategy(model_graph, *strategy, apply);
     if (!o.save_strategy.empty()) strategy->save(o.save_strategy);
-  } else if (o.strict) {
-    applied = workloads::apply_strategy(model_graph, workloads::Strategy{"model", "", "model", {}},
-                                        apply);
   }
   const workloads::Graph& graph = applied ? applied->graph : model_graph;
   // --input / --dump-depth are checked (and the image read) before the run.
@@ -234,6 +231,7 @@ void run_model(RunOptions& o) {
     options.seed = o.seed;
     options.dispatch = host_mode.dispatch;
     options.local_op_pcc = o.local_pcc;
+    options.strict_program_configs = o.strict;
     options.weights = weights.get();
     options.synthesize_missing_weights = o.synthesize_missing;
     options.inputs = depth_demo.inputs;
@@ -372,6 +370,7 @@ void run_model(RunOptions& o) {
         {"l1_peak_bytes", s.l1_peak_bytes},
         {"dram_peak_bytes", s.dram_peak_bytes},
         {"op_count", s.op_count},
+        {"engine_events", device.engine().events_processed()},
         {"strategy", request.info.strategy},
         {"strategy_note", strategy_note},
         {"conversion_count", conversions},
