@@ -44,23 +44,33 @@ class ScratchDir {
   }
   const fs::path& path() const { return path_; }
   fs::path operator/(const std::string& name) const { return path_ / name; }
+  // The file's path quoted for a shell command line.
+  std::string arg(const std::string& name) const { return "'" + (path_ / name).string() + "'"; }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name) << text;
+  }
 
  private:
   fs::path path_;
 };
 
-// Runs `wormsim <args>` in `cwd`.
-inline CliResult run_wormsim(const std::string& args, const fs::path& cwd) {
+// Exit code of a std::system status, or -1 when the child was killed by a signal.
+inline int exit_code(int raw) { return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1; }
+
+// Runs `<setup> cd <cwd> && <launcher> wormsim <args>` with stdin closed. `setup`: shell
+// commands run first (limits, traps); `launcher`: put before the binary (variables, mpirun).
+inline CliResult run_wormsim(const std::string& args, const fs::path& cwd = fs::current_path(),
+                             const std::string& setup = "", const std::string& launcher = "") {
   static int counter = 0;
   const std::string stem =
       "wormsim_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
   const fs::path out = fs::temp_directory_path() / (stem + ".out");
   const fs::path err = fs::temp_directory_path() / (stem + ".err");
-  const std::string command = "cd '" + cwd.string() + "' && '" + WORMSIM_BINARY + "' " + args +
-                              " >'" + out.string() + "' 2>'" + err.string() + "'";
+  const std::string command = setup + "cd '" + cwd.string() + "' && " + launcher + " '" +
+                              WORMSIM_BINARY + "' " + args + " >'" + out.string() + "' 2>'" +
+                              err.string() + "' </dev/null";
   CliResult result;
-  const int raw = std::system(command.c_str());
-  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  result.status = exit_code(std::system(command.c_str()));
   result.out = slurp(out);
   result.err = slurp(err);
   fs::remove(out);

@@ -12,6 +12,8 @@
 #include <sstream>
 #include <string>
 
+#include "tests/cli/cli_runner.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -19,57 +21,12 @@ namespace fs = std::filesystem;
 // The smallest model, timing only.
 const std::string kTinyRun = "run --model mnist-mlp --numerics off";
 
-struct CliResult {
-  int status{-1};  // exit code, or -1 when killed by a signal
-  std::string out;
-  std::string err;
-};
+using wormsim::test::CliResult;
+using wormsim::test::ScratchDir;
+using wormsim::test::slurp;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A scratch directory unique to this process and tag, removed at the end.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& tag)
-      : path_(fs::temp_directory_path() /
-              ("wormsim_host_mode_" + tag + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// Runs `wormsim <args>` in `cwd`; stdout and stderr kept apart.
 CliResult wormsim(const std::string& args, const fs::path& cwd) {
-  static int counter = 0;
-  const std::string stem =
-      "wormsim_host_mode_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  const fs::path out = fs::temp_directory_path() / (stem + ".out");
-  const fs::path err = fs::temp_directory_path() / (stem + ".err");
-  const std::string command = "cd '" + cwd.string() + "' && '" + WORMSIM_BINARY + "' " + args +
-                              " >'" + out.string() + "' 2>'" + err.string() + "'";
-  CliResult result;
-  const int raw = std::system(command.c_str());
-  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  result.out = slurp(out);
-  result.err = slurp(err);
-  fs::remove(out);
-  fs::remove(err);
-  return result;
+  return wormsim::test::run_wormsim(args, cwd);
 }
 
 class HostModeCli : public ::testing::Test {

@@ -10,59 +10,23 @@
 #include <sstream>
 #include <string>
 
+#include "tests/cli/cli_runner.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int status{-1};
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A scratch directory unique to this process, removed at the end.
-class ScratchDir {
- public:
-  ScratchDir()
-      : path_(fs::temp_directory_path() / ("wormsim_op_cli_" + std::to_string(::getpid()))) {
-    fs::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using wormsim::test::CliResult;
+using wormsim::test::ScratchDir;
+using wormsim::test::slurp;
 
 const ScratchDir& scratch() {
-  static const ScratchDir dir;
+  static const ScratchDir dir("op");
   return dir;
 }
 
 // Runs `wormsim <args>` (args are passed through the shell as written).
-CliResult wormsim(const std::string& args) {
-  static int counter = 0;
-  const fs::path out = scratch().path() / ("out" + std::to_string(counter) + ".txt");
-  const fs::path err = scratch().path() / ("err" + std::to_string(counter++) + ".txt");
-  const std::string command = std::string("'") + WORMSIM_BINARY + "' " + args + " >'" +
-                              out.string() + "' 2>'" + err.string() + "'";
-  const int raw = std::system(command.c_str());
-  CliResult result;
-  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  result.out = slurp(out);
-  result.err = slurp(err);
-  return result;
-}
+CliResult wormsim(const std::string& args) { return wormsim::test::run_wormsim(args); }
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "analysis/csv_table.hpp"
+#include "tests/cli/cli_runner.hpp"
 
 namespace {
 
@@ -28,63 +29,16 @@ const std::string kSmallRun = "run --model vit-base --layers 1 --batch 1 --numer
 // The smallest model: for the cases that only need some run.
 const std::string kTinyRun = "run --model mnist-mlp --numerics off";
 
-struct CliResult {
-  int status{-1};  // exit code, or -1 when killed by a signal
-  std::string out;
-  std::string err;
-};
+using wormsim::test::CliResult;
+using wormsim::test::ScratchDir;
+using wormsim::test::slurp;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A scratch directory unique to this process and tag, removed at the end.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& tag)
-      : path_(fs::temp_directory_path() /
-              ("wormsim_run_outputs_" + tag + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  std::string arg(const std::string& name) const { return "'" + (path_ / name).string() + "'"; }
-
- private:
-  fs::path path_;
-};
-
-int exit_code(int raw) { return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1; }
+using wormsim::test::exit_code;
 
 // Runs `wormsim <args>` with `cwd` as working directory; stdout and stderr kept apart. `setup`:
 // shell commands run first (limits, traps).
 CliResult wormsim(const std::string& args, const fs::path& cwd, const std::string& setup = "") {
-  static int counter = 0;
-  const fs::path out =
-      fs::temp_directory_path() / ("wormsim_run_outputs_" + std::to_string(::getpid()) + "_" +
-                                   std::to_string(counter) + ".out");
-  const fs::path err =
-      fs::temp_directory_path() / ("wormsim_run_outputs_" + std::to_string(::getpid()) + "_" +
-                                   std::to_string(counter++) + ".err");
-  const std::string command = setup + "cd '" + cwd.string() + "' && '" + WORMSIM_BINARY + "' " +
-                              args + " >'" + out.string() + "' 2>'" + err.string() + "'";
-  CliResult result;
-  result.status = exit_code(std::system(command.c_str()));
-  result.out = slurp(out);
-  result.err = slurp(err);
-  fs::remove(out);
-  fs::remove(err);
-  return result;
+  return wormsim::test::run_wormsim(args, cwd, setup);
 }
 
 std::vector<std::string> files_in(const fs::path& dir) {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "analysis/results_db.hpp"
+#include "tests/cli/cli_runner.hpp"
 
 namespace {
 
@@ -26,61 +27,13 @@ using wormsim::analysis::SqlValue;
 // second of simulation.
 const fs::path kTinySpec = fs::path(WORMSIM_TEST_DATA_DIR) / "sweeps" / "tiny.json";
 
-struct CliResult {
-  int status{-1};  // exit code, or -1 when killed by a signal
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& tag)
-      : path_(fs::temp_directory_path() /
-              ("wormsim_sweep_" + tag + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name) << text;
-  }
-
- private:
-  fs::path path_;
-};
+using wormsim::test::CliResult;
+using wormsim::test::ScratchDir;
+using wormsim::test::slurp;
 
 // `<prefix> wormsim <args>` in `cwd`; `prefix` may set variables or name a launcher.
 CliResult wormsim(const std::string& args, const fs::path& cwd, const std::string& prefix = "") {
-  static int counter = 0;
-  const std::string stem =
-      "wormsim_sweep_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  const fs::path out = fs::temp_directory_path() / (stem + ".out");
-  const fs::path err = fs::temp_directory_path() / (stem + ".err");
-  const std::string command = "cd '" + cwd.string() + "' && " + prefix + " '" + WORMSIM_BINARY +
-                              "' " + args + " >'" + out.string() + "' 2>'" + err.string() +
-                              "' </dev/null";
-  CliResult result;
-  const int raw = std::system(command.c_str());
-  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  result.out = slurp(out);
-  result.err = slurp(err);
-  fs::remove(out);
-  fs::remove(err);
-  return result;
+  return wormsim::test::run_wormsim(args, cwd, "", prefix);
 }
 
 json sweep_json(const std::string& args, const fs::path& cwd, const std::string& prefix = "") {
