@@ -12,6 +12,7 @@
 #include "analysis/strategy_compare.hpp"
 #include "analysis/text_table.hpp"
 #include "sim/cli/command_registry.hpp"
+#include "sim/cli/host_mode_flags.hpp"
 #include "workloads/graph_source.hpp"
 
 namespace wormsim::cli {
@@ -23,14 +24,9 @@ struct CompareOptions {
   std::string strategies = "all";
   std::string numerics = "off";
   std::uint64_t seed = 0;
-  std::string dispatch = "trace";
-  bool trace = false;
-  bool eager = false;
-  bool dispatch_given = false;
+  HostModeFlags host;
   bool dtype_given = false;
   bool fidelity_given = false;
-  std::uint32_t cq = 1;
-  bool io_cq = false;
   bool strict = false;
   std::uint32_t beam = 4;
   std::size_t top = 8;
@@ -66,22 +62,14 @@ std::string mb(std::uint64_t bytes) {
   return analysis::format_fixed(static_cast<double>(bytes) / 1e6, 1);
 }
 
-void compare(const CompareOptions& o) {
+void compare(CompareOptions& o) {
   if (!o.source.graph_file.empty() && (o.dtype_given || o.fidelity_given))
     throw Error("--dtype and --fidelity shape a --model; a graph file has them in its nodes");
   if (o.beam == 0) throw Error("--beam must be at least 1");
   workloads::check_graph_source(o.source);
   const std::string device_name = o.device.empty() ? workloads::default_device(o.source) : o.device;
   const arch::DeviceSpec spec = arch::load_device_spec_by_name(device_name);
-  if (o.trace && o.eager) throw Error("--trace and --eager exclude each other");
-  if ((o.trace || o.eager) && o.dispatch_given)
-    throw Error("--trace / --eager are short for --dispatch; give one of them, not both");
-  const auto dispatch = workloads::parse_dispatch_mode(o.trace   ? "trace"
-                                                       : o.eager ? "eager"
-                                                                 : o.dispatch);
-  if (!dispatch) throw Error("--dispatch must be trace or eager, got '" + o.dispatch + "'");
-  const analysis::HostMode host_mode{*dispatch, o.cq, o.io_cq};
-  analysis::check_host_mode(host_mode);
+  const analysis::HostMode host_mode = resolve_host_mode(o.host);
   const std::vector<std::string> names = split_strategies(o.strategies);
   if (!o.save_auto.empty() && std::find(names.begin(), names.end(), "auto") == names.end())
     throw Error("--save-auto needs auto among --strategies");
@@ -168,9 +156,9 @@ void compare(const CompareOptions& o) {
                              {"model", o.source.model},
                              {"graph_file", o.source.graph_file},
                              {"strategy", r->strategy.to_json()},
-                             {"dispatch", std::string(workloads::to_string(*dispatch))},
-                             {"cq", o.cq},
-                             {"io_cq", o.io_cq},
+                             {"dispatch", std::string(workloads::to_string(host_mode.dispatch))},
+                             {"cq", o.host.cq},
+                             {"io_cq", o.host.io_cq},
                              {"strict", o.strict}};
       for (const auto& c : r->applied->stats.choices) {
         request.info.strategy_choices.push_back(
@@ -290,15 +278,7 @@ const CommandRegistration registration(55, [](CLI::App& app) {
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of inputs and synthetic weights")->capture_default_str();
-  auto* dispatch = cmd->add_option("--dispatch", o->dispatch,
-                                   "Op-to-op gaps of a captured trace or eager dispatch")
-                       ->check(CLI::IsMember({"trace", "eager"}))
-                       ->capture_default_str();
-  cmd->add_flag("--trace", o->trace, "Same as --dispatch trace (the default)");
-  cmd->add_flag("--eager", o->eager, "Same as --dispatch eager");
-  cmd->add_option("--cq", o->cq, "Command queues: 1, or 2 (input writes overlap compute)")
-      ->capture_default_str();
-  cmd->add_flag("--io-cq", o->io_cq, "With --cq 2: queue 1 writes inputs and reads outputs");
+  add_host_mode_flags(cmd, o->host);
   cmd->add_flag("--strict", o->strict,
                 "A requested placement or program config that cannot be used is an error");
   cmd->add_option("--beam", o->beam, "Beam width of the auto search")->capture_default_str();
@@ -309,8 +289,7 @@ const CommandRegistration registration(55, [](CLI::App& app) {
   auto* db = cmd->add_option("--db", o->db, "Results database")->capture_default_str();
   cmd->add_flag("--no-db", o->no_db, "Do not write the results database")->excludes(db);
   cmd->add_option("--save-auto", o->save_auto, "Write auto's chosen strategy to this JSON file");
-  cmd->callback([o, dispatch, dtype, fidelity] {
-    o->dispatch_given = dispatch->count() > 0;
+  cmd->callback([o, dtype, fidelity] {
     o->dtype_given = dtype->count() > 0;
     o->fidelity_given = fidelity->count() > 0;
     compare(*o);

@@ -20,6 +20,7 @@
 #include "analysis/text_table.hpp"
 #include "ops/op_registry.hpp"
 #include "sim/cli/command_registry.hpp"
+#include "sim/cli/host_mode_flags.hpp"
 #include "workloads/depth_demo.hpp"
 #include "workloads/executor.hpp"
 #include "workloads/graph_source.hpp"
@@ -37,13 +38,8 @@ struct RunOptions {
   std::string weights;
   bool synthesize_missing = false;
   std::string format = "table";
-  std::string dispatch = "trace";
-  // Host mode: --trace / --eager shorthands for --dispatch, command queues, I/O queue.
-  bool dispatch_given = false;
-  bool trace = false;
-  bool eager = false;
-  std::uint32_t cq = 1;
-  bool io_cq = false;
+  // Host mode: --dispatch / --trace / --eager, command queues, I/O queue.
+  HostModeFlags host;
   // Sharding strategy (docs/strategies.md): "" = the model's own placement.
   std::string strategy;
   bool strict = false;
@@ -75,10 +71,10 @@ nlohmann::json config_json(const RunOptions& o, const std::string& device_name) 
                            {"seed", o.seed},
                            {"weights", o.weights},
                            {"synthesize_missing", o.synthesize_missing},
-                           {"dispatch", o.dispatch},
+                           {"dispatch", o.host.dispatch},
                            {"local_pcc", o.local_pcc},
-                           {"cq", o.cq},
-                           {"io_cq", o.io_cq},
+                           {"cq", o.host.cq},
+                           {"io_cq", o.host.io_cq},
                            {"strategy", o.strategy},
                            {"strict", o.strict}};
   // Model options shape a zoo model only; a graph file carries its own.
@@ -131,31 +127,10 @@ std::string pcc_text(const std::optional<double>& v) {
   return v ? analysis::format_fixed(*v, 6) : "n/a";
 }
 
-// --trace / --eager / --dispatch resolved into one dispatch mode; the host mode checked. Runs
-// before anything is loaded, so a wrong combination fails at once.
-analysis::HostMode host_mode_of(RunOptions& o) {
-  if (o.trace && o.eager) {
-    throw Error(
-        "--trace and --eager exclude each other: --trace replays a captured trace (the default), "
-        "--eager dispatches every op from the host");
-  }
-  if ((o.trace || o.eager) && o.dispatch_given) {
-    throw Error(std::string(o.trace ? "--trace" : "--eager") + " is short for --dispatch " +
-                (o.trace ? "trace" : "eager") + "; give one of them, not both");
-  }
-  if (o.trace) o.dispatch = "trace";
-  if (o.eager) o.dispatch = "eager";
-  const auto dispatch = workloads::parse_dispatch_mode(o.dispatch);
-  if (!dispatch) throw Error("--dispatch must be trace or eager, got '" + o.dispatch + "'");
-  const analysis::HostMode mode{*dispatch, o.cq, o.io_cq};
-  analysis::check_host_mode(mode);
-  return mode;
-}
-
 std::string ms_text(double ns) { return analysis::format_fixed(ns / 1e6, 3); }
 
 void run_model(RunOptions& o) {
-  const analysis::HostMode host_mode = host_mode_of(o);
+  const analysis::HostMode host_mode = resolve_host_mode(o.host);
   if (!o.source.graph_file.empty() && (o.dtype_given || o.fidelity_given)) {
     throw Error("--dtype and --fidelity shape a --model; a graph file has them in its nodes");
   }
@@ -484,16 +459,7 @@ const CommandRegistration registration(50, [](CLI::App& app) {
   cmd->add_option("--weights", o->weights, "HDF5 weights (scripts/convert_state_dict.py)");
   cmd->add_flag("--synthesize-missing", o->synthesize_missing,
                 "Synthesise weights the --weights file lacks");
-  auto* dispatch = cmd->add_option("--dispatch", o->dispatch,
-                                   "Op-to-op gaps of a captured trace or of eager dispatch")
-                       ->check(CLI::IsMember({"trace", "eager"}))
-                       ->capture_default_str();
-  cmd->add_flag("--trace", o->trace, "Same as --dispatch trace (the default)");
-  cmd->add_flag("--eager", o->eager, "Same as --dispatch eager: the host dispatches every op");
-  cmd->add_option("--cq", o->cq,
-                  "Command queues: 1 (nothing overlaps) or 2 (input writes of the next "
-                  "inference overlap this one's compute)")
-      ->capture_default_str();
+  add_host_mode_flags(cmd, o->host);
   cmd->add_option("--strategy", o->strategy,
                   "Sharding strategy: a preset (dram-interleaved, l1-interleaved, height-sharded, "
                   "block-sharded, hybrid-attention-island), auto, or a strategy JSON file");
@@ -504,9 +470,6 @@ const CommandRegistration registration(50, [](CLI::App& app) {
                   "Write the strategy that ran (auto: the chosen plan) to this JSON file");
   cmd->add_option("--beam", o->beam, "Beam width of --strategy auto's search")
       ->capture_default_str();
-  cmd->add_flag("--io-cq", o->io_cq,
-                "With --cq 2: queue 1 also reads the outputs, queue 0 only computes (TT-CNN's "
-                "pipelined-IO executor)");
   cmd->add_flag("--local-pcc", o->local_pcc,
                 "Also compute each op's own PCC on its device inputs (slower)");
   cmd->add_option("--top", o->top, "Ops listed by device time")->capture_default_str();
@@ -525,10 +488,9 @@ const CommandRegistration registration(50, [](CLI::App& app) {
                   "Write a Perfetto / Chrome trace-event JSON of the run here");
   cmd->add_option("--ttnn-report", o->ttnn_report,
                   "Write a ttnn-visualizer report folder (db.sqlite, config.json) here");
-  cmd->callback([o, dtype, fidelity, dispatch] {
+  cmd->callback([o, dtype, fidelity] {
     o->dtype_given = dtype->count() > 0;
     o->fidelity_given = fidelity->count() > 0;
-    o->dispatch_given = dispatch->count() > 0;
     run_model(*o);
   });
 });
