@@ -94,16 +94,17 @@ std::vector<Placement> with_grids(const Placement& p, const TensorSpec& out,
 // activation's grid: per_core_M / per_core_N from the output shard, in0_block_w from the input
 // shard width. Shapes it does not fit fall back to an automatic config (counted).
 json block_program_config(const TensorSpec& in0, const TensorSpec& out, std::uint32_t gx,
-                          std::uint32_t gy) {
+                          std::uint32_t gy, const arch::DeviceSpec& device) {
   const std::uint32_t m = tiles(out.physical_height());
   const std::uint32_t n = tiles(out.physical_width());
   const std::uint32_t k = tiles(in0.physical_width());
   const std::uint32_t per_core_m = (m + gy - 1) / gy;
   const std::uint32_t per_core_n = (n + gx - 1) / gx;
   const std::uint32_t in0_block_w = std::max<std::uint32_t>(1, k / gx);
-  // Largest subblock of at most 4 tiles (fits Dst with fp32 accumulation too), wide first.
-  std::uint32_t sub_w = largest_divisor_at_most(per_core_n, 4);
-  std::uint32_t sub_h = largest_divisor_at_most(per_core_m, 4 / sub_w);
+  // Largest subblock that fits half of Dst even with fp32 accumulation, wide first.
+  const std::uint32_t dst = device.compute.dst_tiles_fp32;
+  const std::uint32_t sub_w = largest_divisor_at_most(per_core_n, dst);
+  const std::uint32_t sub_h = largest_divisor_at_most(per_core_m, dst / sub_w);
   return {{"kind", "2d"},
           {"grid", {gx, gy}},
           {"in0_block_w", in0_block_w},
@@ -459,7 +460,8 @@ std::vector<Placement> requested_placements(const Strategy& strategy, const Grap
   if (policy_config && node.op == "linear" && request->memory == "l1-block-sharded") {
     const TensorSpec& in0 = graph.spec(node.inputs.at(0));
     for (Placement& p : placements)
-      p.program_config = block_program_config(in0, model_output, p.grid_x, p.grid_y);
+      p.program_config =
+          block_program_config(in0, model_output, p.grid_x, p.grid_y, graph.device());
   }
   return placements;
 }
