@@ -76,6 +76,7 @@ const std::vector<std::string>& base_header() {
       "NOC UTIL (%)",
       "MULTICAST NOC UTIL (%)",
       "DRAM BW UTIL (%)",
+      "DRAM BW UTIL PER CTRL (%)",
       "ETH BW UTIL (%)",
       "NPE CONG IMPACT (%)",
   };
@@ -179,6 +180,9 @@ std::map<std::string, std::string> op_cells(const OpProfile& op, const RunProfil
   }
   row["NOC UTIL (%)"] = optional_pct(op.noc_util_pct);
   row["DRAM BW UTIL (%)"] = optional_pct(op.dram_bw_util_pct);
+  // tt-npe fills it with DRAM BW UTIL from the same NoC traces (every op, matmuls included):
+  // here the busiest of the chip's DRAM controllers.
+  row["DRAM BW UTIL PER CTRL (%)"] = optional_pct(op.dram_bw_util_per_ctrl_pct);
   row["ETH BW UTIL (%)"] = optional_pct(op.eth_bw_util_pct);
   return row;
 }

@@ -8,8 +8,9 @@
 // Columns silicon fills only with extra tooling stay empty as they would on silicon without
 // it: kernel sources / hashes and sizes, program hash / cache hit, dispatch times, ERISC on
 // single-chip ops, MULTICAST NOC UTIL (the NoC model does not tell multicast bytes apart) and
-// NPE CONG IMPACT. NOC UTIL (%) and DRAM BW UTIL (%) are filled from the simulated link and
-// bank traffic when it was recorded per op (see TrafficRecorder).
+// NPE CONG IMPACT. NOC UTIL (%), DRAM BW UTIL (%) and DRAM BW UTIL PER CTRL (%) (the busiest
+// DRAM controller) are filled from the simulated link and bank traffic when it was recorded per
+// op (see TrafficRecorder), as tt-npe fills them from NoC traces on silicon.
 #include <filesystem>
 #include <string>
 #include <vector>

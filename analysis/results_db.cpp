@@ -239,6 +239,11 @@ ALTER TABLE runs ADD COLUMN latency_ns REAL;
 ALTER TABLE runs ADD COLUMN bottleneck TEXT;
 UPDATE runs SET cq = 1, io_cq = 0 WHERE cq IS NULL;
 )sql"},
+      // The ops_perf CSV's DRAM BW UTIL PER CTRL (%): the busiest DRAM controller. NULL for ops
+      // stored before (and for ops without per-op traffic).
+      {3, R"sql(
+ALTER TABLE ops ADD COLUMN dram_bw_util_per_ctrl_pct REAL;
+)sql"},
   };
   return list;
 }
@@ -346,6 +351,7 @@ SqlRow op_row(std::int64_t run_id, const OpProfile& op, const RunProfile& profil
           {"max_link_util_pct", sql_opt(op.max_link_util_pct)},
           {"busiest_link", sql_opt_text(op.busiest_link)},
           {"dram_bw_util_pct", sql_opt(op.dram_bw_util_pct)},
+          {"dram_bw_util_per_ctrl_pct", sql_opt(op.dram_bw_util_per_ctrl_pct)},
           {"eth_bw_util_pct", sql_opt(op.eth_bw_util_pct)},
           {"flops", sql_int(r.flops)},
           {"dram_bytes_read", sql_int(r.dram_bytes_read)},
@@ -708,8 +714,45 @@ std::int64_t ResultsDb::insert_comparison(const ComparisonRecord& record) {
   return id;
 }
 
+namespace {
+
+// Notes whether a statement being prepared attaches or detaches a database. SQLite counts
+// ATTACH / DETACH as read-only (they change the connection, not the file), so the read-only
+// check below does not catch them; running them would open (and create) other files.
+class AttachWatch {
+ public:
+  explicit AttachWatch(sqlite3* db) : db_(db) {
+    sqlite3_set_authorizer(db_, &AttachWatch::check, this);
+  }
+  ~AttachWatch() { sqlite3_set_authorizer(db_, nullptr, nullptr); }
+  AttachWatch(const AttachWatch&) = delete;
+  AttachWatch& operator=(const AttachWatch&) = delete;
+  bool seen() const { return seen_; }
+
+ private:
+  static int check(void* self, int action, const char*, const char*, const char*, const char*) {
+    if (action == SQLITE_ATTACH || action == SQLITE_DETACH)
+      static_cast<AttachWatch*>(self)->seen_ = true;
+    return SQLITE_OK;
+  }
+  sqlite3* db_;
+  bool seen_{false};
+};
+
+}  // namespace
+
 QueryResult ResultsDb::query(const std::string& sql, const std::vector<SqlValue>& params) {
-  SqlStatement statement(db_.get(), file(), sql);
+  std::optional<SqlStatement> prepared;
+  {
+    AttachWatch watch(db_.get());
+    prepared.emplace(db_.get(), file(), sql);
+    if (watch.seen()) {
+      throw Error("query: '" + sql + "' attaches or detaches a database; queries are read-only " +
+                  "and ATTACH / DETACH are not allowed: query " + path_.string() +
+                  " alone, or pass another file with --db PATH");
+    }
+  }
+  SqlStatement& statement = *prepared;
   const std::string& tail = statement.tail();
   if (tail.find_first_not_of(" \t\r\n;") != std::string::npos) {
     throw Error("query: give one SQL statement at a time (found more after '" +

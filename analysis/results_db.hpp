@@ -13,7 +13,8 @@
 //        host_read_ns, postprocess_ns, sync_ns, compute_queue_ns, io_queue_ns, host_thread_ns,
 //        latency_ns, bottleneck; e2e_time_ns / fps_e2e are the steady-state period's)
 //   ops(run_id, chip, op_index, every ops_perf CSV field, tt-perf-report DRAM / FLOPs view,
-//       ideal_ratio = PM IDEAL / kernel time, bound DRAM|FLOP|BOTH|NoC|SLOW|HOST, advice, pcc)
+//       ideal_ratio = PM IDEAL / kernel time, bound DRAM|FLOP|BOTH|NoC|SLOW|HOST, advice, pcc;
+//       since version 3 dram_bw_util_per_ctrl_pct, the CSV's DRAM BW UTIL PER CTRL (%))
 //   tensors(run_id, chip, op_index, role input|output, io_index, graph tensor id / name / kind
 //           when the graph is known, shapes, dtype, layout, memory)
 //   core_stats(run_id, chip, op_index, core_x, core_y, per RISC start cycle and duration,
@@ -48,7 +49,7 @@ struct sqlite3;
 namespace wormsim::analysis {
 
 inline constexpr const char* kDefaultResultsDb = "wormsim.db";
-inline constexpr int kResultsSchemaVersion = 2;
+inline constexpr int kResultsSchemaVersion = 3;
 
 // How one node was configured by the sharding strategy (empty until strategies exist).
 struct StrategyChoice {

@@ -1,7 +1,9 @@
 #include "analysis/run_outputs.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -36,6 +38,21 @@ void check_writable_directory(const fs::path& dir, const OutputPath& out) {
                 dir.string() + " is not writable (" + std::strerror(errno) + "); choose another " +
                 out.option);
   }
+  // access() trusts the permission bits, which root bypasses, and knows nothing of pseudo file
+  // systems (/proc, /sys) that refuse new files: create (and remove) a probe file the way the
+  // outputs' temporary files are created.
+  static std::atomic<unsigned> probes{0};
+  const fs::path probe =
+      dir / (".wormsim-write-check." + std::to_string(::getpid()) + "." + std::to_string(probes++));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int error = errno;
+    throw Error("cannot write " + std::string(out.what) + " " + out.path.string() +
+                ": no file can be created in directory " + dir.string() + " (" +
+                std::strerror(error) + "); choose another " + out.option);
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 // A file output: written as a temporary file beside it and renamed, so its directory must be

@@ -404,6 +404,7 @@ void fill_traffic(OpProfile& op, const std::vector<ElementUse>& uses,
   const double w = static_cast<double>(window);
   double link_busy = 0, max_busy = 0, dram_units = 0, eth_units = 0;
   std::size_t eth_directions = 0;
+  std::vector<double> controller_units(spec.dram.num_controllers, 0.0);
   for (const ElementUse& use : uses) {
     const ElementInfo& e = elements.at(use.element);
     if (e.chip != op.chip && e.kind != ElementKind::Ethernet) continue;
@@ -417,6 +418,10 @@ void fill_traffic(OpProfile& op, const std::vector<ElementUse>& uses,
         break;
       case ElementKind::DramBank:
         dram_units += static_cast<double>(use.units);
+        if (e.index < spec.dram.banks.size()) {
+          const std::uint32_t c = spec.dram.banks[e.index].controller;
+          if (c < controller_units.size()) controller_units[c] += static_cast<double>(use.units);
+        }
         break;
       case ElementKind::Ethernet:
         if (use.units > 0) {
@@ -437,6 +442,11 @@ void fill_traffic(OpProfile& op, const std::vector<ElementUse>& uses,
     const double peak =
         spec.dram.bank_peak_bytes_per_cycle * static_cast<double>(spec.dram.banks.size());
     op.dram_bw_util_pct = 100.0 * dram_units / (peak * w);
+    // The busiest controller against what one controller moves (its banks share that cap).
+    if (!controller_units.empty() && spec.dram.controller_bytes_per_cycle > 0) {
+      const double busiest = *std::max_element(controller_units.begin(), controller_units.end());
+      op.dram_bw_util_per_ctrl_pct = 100.0 * busiest / (spec.dram.controller_bytes_per_cycle * w);
+    }
   }
   if (eth_directions > 0) {
     const double peak =

@@ -139,6 +139,9 @@ struct OpProfile {
   std::optional<double> max_link_util_pct;  // busiest link
   std::string busiest_link;
   std::optional<double> dram_bw_util_pct;  // bytes through the DRAM banks vs their peak
+  // Busiest DRAM controller: the bytes through its banks vs the spec's per-controller bandwidth
+  // (dram.controller_bytes_per_cycle), as tt-npe's DRAM BW UTIL PER CTRL.
+  std::optional<double> dram_bw_util_per_ctrl_pct;
   std::optional<double> eth_bw_util_pct;   // only for ops that used Ethernet
   std::vector<ElementUse> traffic;
 

@@ -36,10 +36,13 @@ OpResult execute(Device& device, const Operation& op, const std::vector<Tensor>&
   OpResult result;
   OpRecord& record = result.record;
   record.op_code = op.op_code();
+  record.inputs = in_specs;
+  // output_specs() first: it resolves what the op runs with (a matmul's program config, SDPA's
+  // grid, scale and output memory, an eltwise op's memory config), which attributes(),
+  // math_fidelity() and fallback_reason() then report.
+  record.outputs = op.output_specs(in_specs, device.spec());
   record.attributes = op.attributes();
   record.math_fidelity = op.math_fidelity();
-  record.inputs = in_specs;
-  record.outputs = op.output_specs(in_specs, device.spec());
   record.fallback_reason = op.fallback_reason();
   record.perf_model = op.perf_model(in_specs, record.outputs, device.spec());
   record.flops = op.flops(in_specs, record.outputs);

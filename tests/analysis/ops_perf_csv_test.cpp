@@ -3,7 +3,9 @@
 // tests/data/tt_metal_ops_perf_header.csv is the header row of a real tt-metal profile:
 // tenstorrent/tt-perf-report tests/data/bh_8xp150_deepseek_v3_d_p.csv (commit 635e4708), which
 // follows tt-metal tools/tracy/process_ops_logs.py OPS_CSV_HEADER with 8 input and 3 output
-// tensor groups.
+// tensor groups, plus DRAM BW UTIL PER CTRL (%) after DRAM BW UTIL (%) as current
+// process_ops_logs.py writes it (shared/reference/wormhole_n300_facts.md §5.1: the copy is that
+// header exactly, tensor groups expanded).
 #include "analysis/ops_perf_csv.hpp"
 
 #include <gtest/gtest.h>
@@ -32,7 +34,7 @@ CsvTable tt_metal_header() {
 
 TEST(OpsPerfCsv, HeaderFunctionEqualsTtMetalHeader) {
   const CsvTable real = tt_metal_header();
-  ASSERT_EQ(real.header.size(), 139u);
+  ASSERT_EQ(real.header.size(), 140u);
   EXPECT_EQ(ops_perf_header(8, 3), real.header);
 }
 
@@ -182,6 +184,13 @@ TEST_F(OpsPerfValues, PerfModelAndUtilisationColumns) {
   // DRAM: 600*12 + 600*6 bytes through two banks, against 12 banks x 24 B/cycle x 4000 cycles.
   const double peak = n300().dram.bank_peak_bytes_per_cycle * 12;
   EXPECT_NEAR(number(0, "DRAM BW UTIL (%)"), 100.0 * (600 * 12 + 600 * 6) / (peak * 4000), 0.06);
+  // Per controller: banks 0 and 1 are both controller 0, the busiest (the only one used),
+  // against one controller's bandwidth.
+  ASSERT_EQ(n300().dram.banks[0].controller, n300().dram.banks[1].controller);
+  const double controller = n300().dram.controller_bytes_per_cycle;
+  EXPECT_NEAR(number(0, "DRAM BW UTIL PER CTRL (%)"),
+              100.0 * (600 * 12 + 600 * 6) / (controller * 4000), 0.06);
+  EXPECT_GT(number(0, "DRAM BW UTIL PER CTRL (%)"), number(0, "DRAM BW UTIL (%)"));
 }
 
 TEST(OpsPerfCsv, EagerOpsHaveNoTraceIdAndNoTrafficColumnsWithoutRecording) {
@@ -195,6 +204,7 @@ TEST(OpsPerfCsv, EagerOpsHaveNoTraceIdAndNoTrafficColumnsWithoutRecording) {
     EXPECT_EQ(row[col("METAL TRACE ID")], "");
     EXPECT_EQ(row[col("NOC UTIL (%)")], "");
     EXPECT_EQ(row[col("DRAM BW UTIL (%)")], "");
+    EXPECT_EQ(row[col("DRAM BW UTIL PER CTRL (%)")], "");
   }
   EXPECT_EQ(table.rows[1][col("OP TO OP LATENCY [ns]")], "9000");
 }

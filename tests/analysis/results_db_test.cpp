@@ -225,6 +225,10 @@ TEST(ResultsDb, AVersionOneFileGainsTheHostModeColumnsAndKeepsItsRuns) {
               SQLITE_OK)
         << column;
   }
+  // Nor the version-3 ops column.
+  ASSERT_EQ(sqlite3_exec(raw, "ALTER TABLE ops DROP COLUMN dram_bw_util_per_ctrl_pct", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(raw, "UPDATE schema_version SET version = 1", nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(raw);
@@ -243,6 +247,39 @@ TEST(ResultsDb, AVersionOneFileGainsTheHostModeColumnsAndKeepsItsRuns) {
   EXPECT_TRUE(std::holds_alternative<std::monostate>(old.rows.at(0)[2]));
   EXPECT_EQ(db.insert_run(StoredRun().record()), 2);
   EXPECT_EQ(count(db, "SELECT count(*) FROM runs WHERE cq = 1 AND bottleneck = 'serial'"), 1);
+}
+
+TEST(ResultsDb, AVersionTwoFileGainsThePerControllerDramColumn) {
+  TempDir dir("db_migrate_v2");
+  { ResultsDb::open_for_write(dir / "old.db").insert_run(StoredRun().record()); }
+  // What wormsim wrote before DRAM BW UTIL PER CTRL (%): schema version 2, no such ops column.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "old.db").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "ALTER TABLE ops DROP COLUMN dram_bw_util_per_ctrl_pct", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE schema_version SET version = 2", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  {
+    ResultsDb reader = ResultsDb::open_read_only(dir / "old.db");
+    EXPECT_EQ(reader.schema_version(), 2);
+    EXPECT_EQ(count(reader, "SELECT count(*) FROM ops"), 3);
+  }
+  ResultsDb db = ResultsDb::open_for_write(dir / "old.db");
+  EXPECT_EQ(db.schema_version(), kResultsSchemaVersion);
+  // Old ops did not record it; a new run's ops with per-op traffic do, as the CSV prints it.
+  EXPECT_EQ(count(db,
+                  "SELECT count(*) FROM ops WHERE run_id = 1 AND dram_bw_util_per_ctrl_pct "
+                  "IS NULL"),
+            3);
+  const StoredRun stored;
+  EXPECT_EQ(db.insert_run(stored.record()), 2);
+  const QueryResult fc1 =
+      db.query("SELECT dram_bw_util_per_ctrl_pct FROM ops WHERE run_id = 2 AND op_index = 0");
+  ASSERT_TRUE(stored.profile.ops[0].dram_bw_util_per_ctrl_pct.has_value());
+  EXPECT_DOUBLE_EQ(std::get<double>(fc1.rows.at(0).at(0)),
+                   *stored.profile.ops[0].dram_bw_util_per_ctrl_pct);
 }
 
 TEST(ResultsDb, AFailingRunLeavesNoPartialRows) {
@@ -453,6 +490,18 @@ TEST(ResultsDb, QueriesAreReadOnlyAndOneStatementAtATime) {
   EXPECT_NE(message.find("would modify"), std::string::npos) << message;
   message = error_of([&] { db.query("SELECT 1; DROP TABLE runs"); });
   EXPECT_NE(message.find("one SQL statement"), std::string::npos) << message;
+  // ATTACH / DETACH (which SQLite calls read-only) are refused as such, not as a write failure,
+  // and create no file.
+  for (const std::string& sql : {"ATTACH DATABASE '" + (dir / "other.db").string() + "' AS o",
+                                 std::string("  detach database main")}) {
+    message = error_of([&] { db.query(sql); });
+    EXPECT_NE(message.find("queries are read-only and ATTACH / DETACH are not allowed"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(message.find("cannot write"), std::string::npos) << message;
+    EXPECT_EQ(message.find("--no-db"), std::string::npos) << message;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "other.db"));
   EXPECT_EQ(count(db, "SELECT count(*) FROM runs"), 1);
   // Writing through the read-only handle is refused too.
   EXPECT_THROW(db.insert_run(StoredRun().record()), Error);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "analysis/csv_table.hpp"
 #include "ops/device.hpp"
@@ -205,6 +206,13 @@ TEST_F(RealRun, QueryCommandReadsTheDatabase) {
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find("would modify"), std::string::npos) << r.out;
 
+  r = run_command("query --sql \"ATTACH DATABASE '" + (*dir_ / "attached.db").string() +
+                  "' AS a\"" + db);
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("ATTACH / DETACH are not allowed"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("cannot write"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(*dir_ / "attached.db"));
+
   r = run_command("query ops" + db);
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("--run N"), std::string::npos) << r.out;
@@ -213,6 +221,149 @@ TEST_F(RealRun, QueryCommandReadsTheDatabase) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.out.find("no results database"), std::string::npos) << r.out;
   EXPECT_FALSE(std::filesystem::exists(*dir_ / "absent.db"));  // reading never creates it
+}
+
+// ---- ATTRIBUTES of ops run through the executor (`wormsim run`'s path) ----
+
+// A graph file run as `wormsim run --graph` runs it: loaded from JSON, executed by run_graph
+// with per-op traffic recorded, its ops_perf CSV written by write_run_outputs.
+struct GraphFileRun {
+  TempDir dir{"graph_file_run"};
+  ops::Device device{n300()};
+  workloads::Graph graph;
+  workloads::GraphRun run;
+  RunTraffic traffic;
+  RunOutputResult result;
+  CsvTable csv;
+
+  explicit GraphFileRun(const nlohmann::json& json)
+      : graph(workloads::Graph::from_json(json, n300())) {
+    TrafficRecorder recorder(device.engine());
+    workloads::ExecutorOptions options;
+    options.seed = 1;
+    recorder.begin_run();
+    options.progress = recorder.wrap();
+    run = workloads::run_graph(device, graph, options);
+    traffic = recorder.finish_run();
+    RunOutputRequest request;
+    request.spec = &n300();
+    request.graph = &graph;
+    request.info.model = graph.name();
+    request.info.graph = graph.name();
+    request.info.device = "n300";
+    request.info.batch = 1;
+    request.runs = {{&run, &traffic}};
+    request.engine = &device.engine();
+    request.csv_path = dir / "ops.csv";
+    result = write_run_outputs(request);
+    csv = read_csv(dir / "ops.csv");
+  }
+  std::size_t row_of(const std::string& op_code) const {
+    for (std::size_t r = 0; r < csv.rows.size(); ++r)
+      if (csv.rows[r][csv.column("OP CODE")] == op_code) return r;
+    ADD_FAILURE() << "no " << op_code << " row";
+    return 0;
+  }
+  const std::string& cell(std::size_t row, const std::string& column) const {
+    return csv.rows.at(row).at(csv.column(column));
+  }
+};
+
+// The graph an audit reproduced the placeholder ATTRIBUTES with: SDPA with scale 0.125 and a
+// matmul with an explicit 4x4 grid.
+nlohmann::json sdpa_and_matmul_graph() {
+  return nlohmann::json::parse(R"json({
+    "format": "wormsim.graph", "version": 1, "name": "sdpa-mm", "device": "n300", "batch": 1,
+    "tensors": [
+      {"name": "q", "kind": "input", "shape": [1, 4, 128, 64], "dtype": "bfloat16"},
+      {"name": "k", "kind": "input", "shape": [1, 4, 128, 64], "dtype": "bfloat16"},
+      {"name": "v", "kind": "input", "shape": [1, 4, 128, 64], "dtype": "bfloat16"},
+      {"name": "x", "kind": "input", "shape": [1, 1, 256, 256], "dtype": "bfloat16"},
+      {"name": "w", "kind": "weight", "shape": [1, 1, 256, 256], "dtype": "bfloat16"}
+    ],
+    "nodes": [
+      {"name": "attn", "op": "scaled_dot_product_attention", "inputs": ["q", "k", "v"],
+       "outputs": ["o"], "params": {"scale": 0.125, "q_chunk_size": 32, "k_chunk_size": 32}},
+      {"name": "mm", "op": "matmul", "inputs": ["x", "w"], "outputs": ["y"],
+       "params": {"program_config": {"kind": "2d", "grid": [4, 4], "in0_block_w": 2,
+                  "out_subblock_h": 1, "out_subblock_w": 2, "per_core_M": 2, "per_core_N": 2}}}
+    ],
+    "outputs": ["o", "y"]
+  })json");
+}
+
+// compute_with_storage_grid_size=(x=X;y=Y) of an ATTRIBUTES cell, {0, 0} when absent.
+std::pair<unsigned, unsigned> attribute_grid(const std::string& attributes) {
+  std::smatch m;
+  if (!std::regex_search(attributes, m,
+                         std::regex(R"(compute_with_storage_grid_size=\(x=(\d+);y=(\d+)\))")))
+    return {0, 0};
+  return {static_cast<unsigned>(std::stoul(m[1])), static_cast<unsigned>(std::stoul(m[2]))};
+}
+
+TEST(RealRunAttributes, MatmulAndSdpaPrintTheConfigTheyRanWith) {
+  const GraphFileRun g(sdpa_and_matmul_graph());
+  ASSERT_EQ(g.csv.rows.size(), 2u);
+
+  const std::size_t mm = g.row_of("Matmul");
+  const std::string& attributes = g.cell(mm, "ATTRIBUTES");
+  EXPECT_NE(attributes.find("MatmulMultiCoreReuseMultiCastProgramConfig("), std::string::npos)
+      << attributes;
+  EXPECT_EQ(attribute_grid(attributes), std::make_pair(4u, 4u)) << attributes;
+  EXPECT_NE(attributes.find("in0_block_w=2;"), std::string::npos) << attributes;
+  EXPECT_NE(attributes.find("out_subblock_w=2;"), std::string::npos) << attributes;
+  EXPECT_NE(attributes.find("per_core_M=2;"), std::string::npos) << attributes;
+  EXPECT_NE(attributes.find("per_core_N=2;"), std::string::npos) << attributes;
+  // The printed grid is the one that ran: 4 x 4 = CORE COUNT.
+  EXPECT_EQ(g.cell(mm, "CORE COUNT"), "16");
+  // 256 rows = 8 tiles over 4 grid rows: per_core_M 2 covers M exactly.
+  EXPECT_EQ(2u * attribute_grid(attributes).second, 256u / 32u);
+
+  const std::size_t sdpa = g.row_of("ScaledDotProductAttention");
+  const std::string& sdpa_attributes = g.cell(sdpa, "ATTRIBUTES");
+  EXPECT_NE(sdpa_attributes.find("'scale': '0.125000'"), std::string::npos) << sdpa_attributes;
+  const auto [gx, gy] = attribute_grid(sdpa_attributes);
+  EXPECT_GE(gx * gy, std::stoul(g.cell(sdpa, "CORE COUNT"))) << sdpa_attributes;
+  EXPECT_LT((gx - 1) * gy, std::stoul(g.cell(sdpa, "CORE COUNT"))) << sdpa_attributes;
+  EXPECT_NE(sdpa_attributes.find("'output_mem_config': 'MemoryConfig("), std::string::npos)
+      << sdpa_attributes;
+}
+
+TEST(RealRunAttributes, DramShardedMatmulIsDetectedAndCountsTheBankCores) {
+  // Width-sharded activations on 8 cores and DRAM-sharded weights: the automatic config is the
+  // DRAM-sharded program, which tt-perf-report charges to the 12 bank cores.
+  const GraphFileRun g(nlohmann::json::parse(R"json({
+    "format": "wormsim.graph", "version": 1, "name": "dram-sharded-mm", "device": "n300",
+    "tensors": [
+      {"name": "x", "kind": "input", "shape": [1, 1, 32, 768], "memory": "l1-width-sharded",
+       "grid": [4, 2]},
+      {"name": "w", "kind": "weight", "shape": [1, 1, 768, 1536], "dtype": "bfloat8_b",
+       "memory": "dram-sharded"}
+    ],
+    "nodes": [{"name": "mm", "op": "matmul", "inputs": ["x", "w"], "outputs": ["y"]}],
+    "outputs": ["y"]
+  })json"));
+  ASSERT_EQ(g.csv.rows.size(), 1u);
+  const std::string& attributes = g.cell(0, "ATTRIBUTES");
+  EXPECT_NE(attributes.find("MatmulMultiCoreReuseMultiCastDRAMShardedProgramConfig("),
+            std::string::npos)
+      << attributes;
+  EXPECT_NE(attributes.find("per_core_N=6;"), std::string::npos) << attributes;  // 48 / 8
+  EXPECT_EQ(g.cell(0, "CORE COUNT"), "8");
+  const OpProfile& op = g.result.profile.ops.at(0);
+  EXPECT_EQ(op.effective_cores, n300().dram.banks.size());
+  // The weights stream from every DRAM controller: both DRAM columns are filled, the busiest
+  // controller at least as busy as the chip average.
+  const double chip = std::stod(g.cell(0, "DRAM BW UTIL (%)"));
+  const double per_ctrl = std::stod(g.cell(0, "DRAM BW UTIL PER CTRL (%)"));
+  EXPECT_GT(chip, 0.0);
+  const arch::DramSpec& dram = n300().dram;
+  const double banks_per_controller =
+      static_cast<double>(dram.banks.size()) / static_cast<double>(dram.num_controllers);
+  EXPECT_GE(per_ctrl, chip * dram.bank_peak_bytes_per_cycle * banks_per_controller /
+                              dram.controller_bytes_per_cycle -
+                          0.15);
+  EXPECT_LE(per_ctrl, 100.0);
 }
 
 std::string check_error(const RunOutputRequest& request) {
@@ -232,7 +383,7 @@ TEST(CheckRunOutputs, RefusesPathsThatCannotBeWrittenAndWritesNothing) {
   ok.db_path = dir / "wormsim.db";
   ok.ttnn_report_dir = dir / "reports" / "run1";  // created (with its parent) when written
   EXPECT_EQ(check_error(ok), "");
-  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));  // checking creates nothing
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));  // checking creates nothing (probe removed)
 
   RunOutputRequest r = ok;
   r.csv_path = dir / "missing" / "ops.csv";
@@ -276,6 +427,19 @@ TEST(CheckRunOutputs, RefusesPathsThatCannotBeWrittenAndWritesNothing) {
   r.db_path = std::nullopt;  // --no-db: nothing to check
   EXPECT_EQ(check_error(r), "");
   EXPECT_FALSE(std::filesystem::exists(dir / "wormsim.db"));
+}
+
+TEST(CheckRunOutputs, ADirectoryThatRefusesNewFilesIsCaughtEvenForRoot) {
+  // /proc refuses new files although root passes access(W_OK) on it.
+  if (!std::filesystem::is_directory("/proc")) GTEST_SKIP() << "no /proc";
+  RunOutputRequest r;
+  r.csv_path = "/proc/wormsim_ops.csv";
+  const std::string message = check_error(r);
+  EXPECT_NE(message.find("/proc/wormsim_ops.csv"), std::string::npos) << message;
+  EXPECT_NE(message.find("--csv FILE"), std::string::npos) << message;
+  r.csv_path.clear();
+  r.ttnn_report_dir = "/proc/wormsim_report";
+  EXPECT_NE(check_error(r).find("--ttnn-report DIR"), std::string::npos);
 }
 
 }  // namespace
