@@ -67,6 +67,20 @@ std::uint32_t sfpu_tile_cycles(const arch::DeviceSpec& spec, const std::string& 
   return lookup(spec.compute.sfpu_tile_cycles, op, "/compute/sfpu_tile_cycles");
 }
 
+std::uint64_t matmul_k_step_cycles(const arch::DeviceSpec& spec, arch::MathFidelity fidelity,
+                                   std::uint32_t subblock_h, std::uint32_t subblock_w,
+                                   DataType in0_type, DataType in1_type) {
+  const std::uint64_t products = std::uint64_t{subblock_h} * subblock_w;
+  const std::uint64_t math = products * spec.compute.matmul_tile_cycles[static_cast<int>(fidelity)];
+  const std::uint64_t in0_tile = unpack_tile_cycles(spec, in0_type);
+  const std::uint64_t in1_tile = unpack_tile_cycles(spec, in1_type);
+  // SrcA (unpacker 0) takes in1, SrcB (unpacker 1) takes in0.
+  const bool stream_in1 = subblock_w >= subblock_h;
+  const std::uint64_t src_a = (stream_in1 ? products : subblock_w) * in1_tile;
+  const std::uint64_t src_b = (stream_in1 ? subblock_h : products) * in0_tile;
+  return std::max({math, src_a, src_b}) + spec.compute.matmul_inner_step_overhead_cycles;
+}
+
 std::uint32_t dst_tiles(const arch::DeviceSpec& spec, const ComputeKernelConfig& config) {
   const std::uint32_t half = config.fp32_dest_acc_en ? spec.compute.dst_tiles_fp32 : spec.compute.dst_tiles_bf16;
   return config.dst_full_sync_en ? half * 2 : half;

@@ -27,6 +27,14 @@ std::uint32_t unpack_tile_cycles(const arch::DeviceSpec& spec, DataType type);
 std::uint32_t pack_tile_cycles(const arch::DeviceSpec& spec, DataType type);
 // SFPU cost of a unary op on one tile; throws wormsim::Error naming the op if the spec lacks it.
 std::uint32_t sfpu_tile_cycles(const arch::DeviceSpec& spec, const std::string& op);
+// Cycles of one K step of a matmul subblock (sh x sw output tiles): the matrix unit's tile
+// products and the unpackers run on different TRISCs, so the step takes the longer of the math
+// and the busier unpacker, plus the step's fixed overhead. As the LLK's matmul unpack does, the
+// wider of the subblock's two sides is streamed one tile per product (in1 into SrcA when
+// sw >= sh, else in0 into SrcB) and the other side is unpacked once per row or column.
+std::uint64_t matmul_k_step_cycles(const arch::DeviceSpec& spec, arch::MathFidelity fidelity,
+                                   std::uint32_t subblock_h, std::uint32_t subblock_w,
+                                   DataType in0_type, DataType in1_type);
 // Dst tiles one half of Dst holds (the subblock limit).
 std::uint32_t dst_tiles(const arch::DeviceSpec& spec, const ComputeKernelConfig& config);
 

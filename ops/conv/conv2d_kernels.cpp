@@ -97,10 +97,9 @@ BlockCost block_cost(const ConvRun& run, const arch::DeviceSpec& spec) {
   cost.subblocks = (p.act_block_h / p.subblock_h) * (p.per_core_N / p.subblock_w);
   cost.tilize = static_cast<Cycle>(run.act_tiles()) *
                 (unpack_tile_cycles(spec, run.act_type) + pack_tile_cycles(spec, run.act_type));
-  const Cycle tile_cycles = spec.compute.matmul_tile_cycles[static_cast<int>(cc.math_fidelity)];
-  cost.per_subblock_math =
-      static_cast<Cycle>(p.in0_block_w) *
-      (cost.subblock_tiles * tile_cycles + spec.compute.matmul_inner_step_overhead_cycles);
+  cost.per_subblock_math = static_cast<Cycle>(p.in0_block_w) *
+                           matmul_k_step_cycles(spec, cc.math_fidelity, p.subblock_h, p.subblock_w,
+                                                run.act_type, run.weight_type);
   const DataType interm = cc.fp32_dest_acc_en ? DataType::Float32 : run.out_type;
   cost.per_subblock_reload = cost.subblock_tiles * (unpack_tile_cycles(spec, interm) +
                                                     spec.compute.dst_reload_overhead_cycles);

@@ -8,9 +8,10 @@
 //   multicast - one core of a group (a row, a column or the whole grid) obtains the block and
 //               multicasts it; receivers first signal "ready" on the sender's semaphore, the
 //               sender multicasts and then raises each receiver's "valid" semaphore.
-// in0 moves on NCRISC over NoC1 and in1 (plus the output writer) on BRISC over NoC0, the
-// default NoC of each RISC. The compute kernel (TRISC) waits for both blocks, spends the
-// math, spill/reload and pack cycles, and hands the output to the writer subblock by subblock.
+// in0 moves on NCRISC over NoC1 and in1 (plus the output writer) on BRISC over NoC0, as TT-NN
+// assigns them (with the 2D factory's half-grid NoC swap for interleaved in0, see below). The
+// compute kernel (TRISC) waits for both blocks, spends the math, spill/reload and pack cycles, and
+// hands the output to the writer subblock by subblock.
 //
 // Reuse family (MultiCoreReuse, batched in1): output blocks are dealt to cores round-robin;
 // each core's reader fetches its own in0 and in1 blocks and its writer stores the output.
@@ -169,10 +170,9 @@ BlockCost block_cost(const MatmulPlan& plan, const arch::DeviceSpec& spec, std::
   const std::uint32_t sw = std::min(c.out_subblock_w, pcN);
   cost.subblock_tiles = sh * sw;
   cost.subblocks = ((pcM + sh - 1) / sh) * ((pcN + sw - 1) / sw);
-  const Cycle tile_cycles =
-      spec.compute.matmul_tile_cycles[static_cast<int>(plan.compute.math_fidelity)];
-  cost.per_subblock_math = c.in0_block_w * (cost.subblock_tiles * tile_cycles +
-                                            spec.compute.matmul_inner_step_overhead_cycles);
+  cost.per_subblock_math =
+      c.in0_block_w *
+      matmul_k_step_cycles(spec, plan.compute.math_fidelity, sh, sw, plan.in0_type, plan.in1_type);
   // Partials between K blocks leave Dst in fp32 (fp32 Dst) or the output format.
   const DataType interm = plan.compute.fp32_dest_acc_en ? DataType::Float32 : plan.out_type;
   cost.per_subblock_reload = cost.subblock_tiles * (unpack_tile_cycles(spec, interm) +
@@ -265,8 +265,6 @@ void build_multicast_family(MatmulPlan& plan) {
   const MatmulProgramConfig& c = plan.config;
   const MatmulShape& s = plan.shape;
   const std::uint32_t w = c.in0_block_w;
-  const std::uint64_t k_per_core_shard = plan.in0_local_shard ? 0 : 0;
-  (void)k_per_core_shard;
 
   // Output blocks and multicast groups.
   const bool two_d = c.kind == MatmulProgramKind::MultiCast2D;
@@ -380,8 +378,24 @@ void build_multicast_family(MatmulPlan& plan) {
     return f;
   };
 
+  // TT-NN's 2D factory splits the interleaved-in0 receivers in half: the cores right of the
+  // middle column (below the sender row) swap NoCs, so their output writes and in1 traffic use
+  // NoC1 and their in0 traffic NoC0, spreading the DRAM writes over both NoCs.
+  std::uint32_t cols_with_work = 0, rows_with_work = 0;
+  for (CoreCoord core : plan.cores) {
+    cols_with_work = std::max(cols_with_work, core.x + 1);
+    rows_with_work = std::max(rows_with_work, core.y + 1);
+  }
+  const bool split_half = two_d && !plan.in0->sharded() && cols_with_work > 2 && rows_with_work > 1;
+  const std::uint32_t half_column = cols_with_work / 2;
+  auto swaps_nocs = [&](CoreCoord core) {
+    return split_half && core.x > half_column && core.y >= 1;
+  };
+
   for (CoreCoord core : plan.cores) {
     const TileBlock& out = plan.block_of(core);
+    const NocId in0_noc = swaps_nocs(core) ? NocId::Noc0 : NocId::Noc1;
+    const NocId in1_noc = swaps_nocs(core) ? NocId::Noc1 : NocId::Noc0;
     const std::uint32_t in0_tiles = obh * w;
     const std::uint32_t in1_tiles = w * obw;
     sim::CircularBuffer& in0_cb =
@@ -399,11 +413,11 @@ void build_multicast_family(MatmulPlan& plan) {
     }
     program.add_kernel(
         core, Risc::Ncrisc,
-        operand_mover(plan, core, true, in0_cb, program.noc_port(core, Risc::Ncrisc, NocId::Noc1),
+        operand_mover(plan, core, true, in0_cb, program.noc_port(core, Risc::Ncrisc, in0_noc),
                       in0_feed, in0_block));
     program.add_kernel(
         core, Risc::Brisc,
-        in1_and_writer(plan, core, in1_cb, out_cb, program.noc_port(core, Risc::Brisc, NocId::Noc0),
+        in1_and_writer(plan, core, in1_cb, out_cb, program.noc_port(core, Risc::Brisc, in1_noc),
                        in1_feed, in1_block, std::move(writes), cost.subblock_tiles));
     program.add_kernel(core, Risc::Trisc0,
                        compute_kernel(plan, core, in0_cb, in1_cb, out_cb, obh, obw, in0_tiles,

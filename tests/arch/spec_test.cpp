@@ -164,7 +164,7 @@ TEST(DeviceSpec, N300LoadsWithFactSheetValues) {
                          "recip", "rsqrt", "typecast", "identity"}) {
     EXPECT_TRUE(spec.compute.sfpu_tile_cycles.contains(op)) << op;
   }
-  EXPECT_EQ(spec.compute.unpack_tile_cycles.at("BFloat16"), 32u);
+  EXPECT_EQ(spec.compute.unpack_tile_cycles.at("BFloat16"), 36u);
 
   ASSERT_EQ(spec.ethernet.links.size(), 2u);
   const auto& link0 = spec.ethernet.links[0];

@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "arch/device_spec.hpp"
+#include "noc/topology.hpp"
+#include "ops/compute_config.hpp"
 #include "ops/isolated_run.hpp"
 #include "ops/numerics/pcc.hpp"
 #include "sim/error.hpp"
@@ -574,6 +577,71 @@ TEST(MatmulTiming, PackerL1AccSkipsTheReloads) {
     return run(options, specs, false).record.timing.kernel_duration();
   };
   EXPECT_LT(duration(true), duration(false));
+}
+
+// A K step takes the longer of the math and the busier unpacker; the wider subblock side is
+// streamed one tile per product (in1 into SrcA when out_subblock_w >= out_subblock_h).
+TEST(MatmulTiming, KStepIsTheLongerOfMathAndTheBusierUnpacker) {
+  const auto& s = n300();
+  const std::uint64_t overhead = s.compute.matmul_inner_step_overhead_cycles;
+  const std::uint64_t bf16 = unpack_tile_cycles(s, DataType::BFloat16);
+  const std::uint64_t bfp8 = unpack_tile_cycles(s, DataType::BFloat8_B);
+  const auto math = [&](MathFidelity f) {
+    return std::uint64_t{s.compute.matmul_tile_cycles[static_cast<int>(f)]};
+  };
+  ASSERT_GT(bf16, math(MathFidelity::HiFi2));  // the fitted bf16 unpack exceeds HiFi2 math
+  // 1x8, bf16 in1 streamed into SrcA: 8 unpacks per step bound it at HiFi2.
+  EXPECT_EQ(
+      matmul_k_step_cycles(s, MathFidelity::HiFi2, 1, 8, DataType::BFloat16, DataType::BFloat16),
+      8 * bf16 + overhead);
+  // HiFi4 math outlasts the unpacking.
+  EXPECT_EQ(
+      matmul_k_step_cycles(s, MathFidelity::HiFi4, 1, 8, DataType::BFloat16, DataType::BFloat16),
+      8 * math(MathFidelity::HiFi4) + overhead);
+  // Block-float weights streamed: math-bound at HiFi2 even with bf16 activations.
+  EXPECT_EQ(
+      matmul_k_step_cycles(s, MathFidelity::HiFi2, 1, 8, DataType::BFloat16, DataType::BFloat8_B),
+      std::max(8 * math(MathFidelity::HiFi2), 8 * bfp8) + overhead);
+  // 4x2 streams in0 into SrcB instead: bf16 activations bind LoFi, bfp8 ones do not.
+  EXPECT_EQ(
+      matmul_k_step_cycles(s, MathFidelity::LoFi, 4, 2, DataType::BFloat16, DataType::BFloat8_B),
+      8 * bf16 + overhead);
+  EXPECT_EQ(
+      matmul_k_step_cycles(s, MathFidelity::LoFi, 4, 2, DataType::BFloat8_B, DataType::BFloat8_B),
+      std::max(8 * math(MathFidelity::LoFi), 8 * bfp8) + overhead);
+}
+
+// TT-NN's 2D factory with interleaved in0 swaps the NoCs of the receivers right of the middle
+// column: their output writes to DRAM travel on NoC1, the others' on NoC0. With in0 sharded it
+// does not, and all writes stay on NoC0.
+TEST(MatmulTiming, TwoDimInterleavedIn0SplitsTheOutputWritesOverBothNocs) {
+  const auto& s = n300();
+  const auto noc_bytes = [&](bool in0_sharded) {
+    Device device(s);
+    const TensorSpec a_plain = matrix(1024, 256, DataType::BFloat16);
+    const TensorSpec a =
+        in0_sharded ? a_plain.with_memory_config(block_sharded(a_plain, 8, 8)) : a_plain;
+    const TensorSpec b = matrix(256, 1024, DataType::BFloat16);
+    MatmulOptions options;
+    options.program_config = make_config(MatmulProgramKind::MultiCast2D, 8, 8, 2, 1, 4, 4, 4);
+    const MatmulOp op(options);
+    device.allocate(0, a, "in0");
+    device.allocate(0, b, "in1");
+    for (const TensorSpec& out : op.output_specs({a, b}, s)) device.allocate(0, out, "out");
+    execute(device, op, {Tensor(a), Tensor(b)}, ExecuteOptions{0, false});
+    const wormsim::noc::Topology& topo = device.fabric(0).topology();
+    std::array<std::uint64_t, 2> bytes{0, 0};
+    for (wormsim::noc::LinkId link = 0; link < topo.link_count(); ++link)
+      bytes[static_cast<int>(topo.link_noc(link))] += device.fabric(0).link_stats(link).units;
+    return bytes;
+  };
+  const auto interleaved = noc_bytes(false);
+  const auto sharded = noc_bytes(true);
+  // NoC0 carries in1's multicast and the output writes in both runs (in0 moves on NoC1), and
+  // they are the same in both; with the split, the writes of the 21 swapped cores (right of
+  // column 4, below the sender row) leave NoC0: 7.6 MB of 31.9 MB of link traffic here.
+  EXPECT_LT(interleaved[0], sharded[0] * 9 / 10);
+  EXPECT_GT(interleaved[1], interleaved[0] / 2);
 }
 
 TEST(MatmulTiming, SameRunTwiceGivesIdenticalCycles) {
