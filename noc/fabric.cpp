@@ -143,8 +143,9 @@ void ChipFabric::append_links(NocId noc, Coord from, Coord to) {
 std::pair<Cycle, Cycle> ChipFabric::book_packet(const std::vector<Element*>& path,
                                                 std::uint64_t bytes, Cycle head) {
   // Cut-through: the head moves on after each element's latency while the body streams.
-  // Each element is booked for the time its own bandwidth needs (flits of other packets may
-  // interleave on the rest), and the tail cannot leave an element before it left the previous.
+  // Each element is booked for the time its own bandwidth needs, in pieces that fill the idle
+  // gaps other packets left (their flits interleave on the link's virtual channels), and the
+  // tail cannot leave an element before it left the previous.
   const Cycle now = engine_.now();
   Cycle tail = 0;
   Cycle first_done = 0;
@@ -152,8 +153,9 @@ std::pair<Cycle, Cycle> ChipFabric::book_packet(const std::vector<Element*>& pat
   for (std::size_t i = 0; i < path.size(); ++i) {
     Element& element = *path[i];
     const Cycle duration = element.duration_for(bytes);
-    const Cycle start = element.timeline.book(head, duration, now);
-    tail = std::max(start + duration, tail + previous_latency);
+    const Cycle min_piece = std::max<Cycle>(1, element.duration_for(spec_.noc.flit_bytes));
+    const auto [start, end] = element.timeline.book_pieces(head, duration, min_piece, now);
+    tail = std::max(end, tail + previous_latency);
     if (i == 0) first_done = tail;
     element.stats->busy_cycles += duration;
     element.stats->units += bytes;

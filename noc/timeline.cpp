@@ -62,4 +62,41 @@ Cycle Timeline::book(Cycle earliest, Cycle duration, Cycle now) {
   return candidate;
 }
 
+std::pair<Cycle, Cycle> Timeline::book_pieces(Cycle earliest, Cycle duration, Cycle min_piece,
+                                              Cycle now) {
+  forget_before(now);
+  earliest = std::max(earliest, now);
+  if (duration == 0) return {earliest, earliest};
+  Cycle first = 0;
+  bool started = false;
+  Cycle left = duration;
+  Cycle candidate = earliest;
+  while (left > 0) {
+    // The gap at or after `candidate`: from candidate (or the end of the interval covering it)
+    // to the start of the next interval, or unbounded.
+    const auto next = std::partition_point(
+        busy_.begin() + static_cast<std::ptrdiff_t>(first_live_), busy_.end(),
+        [candidate](const Interval& interval) { return interval.end <= candidate; });
+    if (next != busy_.end() && next->start <= candidate) {
+      candidate = next->end;  // inside a busy interval: move to its end
+      continue;
+    }
+    const bool bounded = next != busy_.end();
+    const Cycle gap = bounded ? next->start - candidate : left;
+    if (gap < std::min(left, min_piece)) {  // too short for a piece: skip it
+      candidate = next->end;
+      continue;
+    }
+    const Cycle piece = std::min(gap, left);
+    const Cycle start = book(candidate, piece, now);  // fits exactly in this gap
+    if (!started) {
+      first = start;
+      started = true;
+    }
+    left -= piece;
+    candidate = start + piece;
+  }
+  return {first, candidate};
+}
+
 }  // namespace wormsim::noc

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "sim/stats.hpp"
@@ -18,6 +19,10 @@ class Timeline {
   // Books `duration` cycles at or after `earliest`; returns the start. `now` lets the
   // timeline forget intervals that ended before the present (no booking can start earlier).
   Cycle book(Cycle earliest, Cycle duration, Cycle now);
+  // Books `duration` cycles at or after `earliest` in pieces: every idle gap of at least
+  // `min_piece` cycles is filled in turn until the duration is used up, as the flits of a packet
+  // interleave with other packets' on a link's virtual channels. Returns {first start, end}.
+  std::pair<Cycle, Cycle> book_pieces(Cycle earliest, Cycle duration, Cycle min_piece, Cycle now);
 
   std::size_t pending_intervals() const noexcept { return busy_.size(); }
 

@@ -516,9 +516,9 @@ TEST(ReplayFiles, CountsAndErrorsAreConsistent) {
     EXPECT_NEAR(r.summary.p90_abs_pct, percentile(errors, 0.9), 1e-9);
   }
   // The v2 matmul rows are calibration rows: the same simulation as `wormsim calibrate` (whose
-  // 1024^3 BF16 HiFi4 row is the docs/accuracy.md figure 43426 cycles).
+  // 1024^3 BF16 HiFi4 row is the docs/accuracy.md figure 43332 cycles).
   const ReplayResult v2 = replay_ops_perf(v2_file(), n300());
-  EXPECT_NEAR(*replay_row(v2, 4).simulated_ns, 43426, 0.5);
+  EXPECT_NEAR(*replay_row(v2, 4).simulated_ns, 43332, 0.5);
   const ReplayResult v1 = replay_ops_perf(v1_file(), n300());
   EXPECT_EQ(replay_row(v1, 8).status, ReplayStatus::Unmapped);
   EXPECT_TRUE(contains(replay_row(v1, 8).note, "is empty or zero: nothing to compare with"));
