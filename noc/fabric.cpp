@@ -153,7 +153,7 @@ std::pair<Cycle, Cycle> ChipFabric::book_packet(const std::vector<Element*>& pat
   for (std::size_t i = 0; i < path.size(); ++i) {
     Element& element = *path[i];
     const Cycle duration = element.duration_for(bytes);
-    const Cycle min_piece = std::max<Cycle>(1, element.duration_for(spec_.noc.flit_bytes));
+    const Cycle min_piece = element.min_piece(spec_.noc.flit_bytes);
     const auto [start, end] = element.timeline.book_pieces(head, duration, min_piece, now);
     tail = std::max(end, tail + previous_latency);
     if (i == 0) first_done = tail;

@@ -45,9 +45,13 @@ Cycle Timeline::book(Cycle earliest, Cycle duration, Cycle now) {
     if (busy_[i].start >= candidate + duration) break;  // fits in the gap before interval i
     candidate = std::max(candidate, busy_[i].end);
   }
-  const Cycle end = candidate + duration;
-  // Insert [candidate, end) before index i, merging with touching neighbours.
-  const bool touches_prev = i > first_live_ && busy_[i - 1].end == candidate;
+  insert_before(i, candidate, candidate + duration);
+  return candidate;
+}
+
+void Timeline::insert_before(std::size_t i, Cycle start, Cycle end) {
+  // Insert [start, end) before index i, merging with touching neighbours.
+  const bool touches_prev = i > first_live_ && busy_[i - 1].end == start;
   const bool touches_next = i < busy_.size() && busy_[i].start == end;
   if (touches_prev && touches_next) {
     busy_[i - 1].end = busy_[i].end;
@@ -55,11 +59,10 @@ Cycle Timeline::book(Cycle earliest, Cycle duration, Cycle now) {
   } else if (touches_prev) {
     busy_[i - 1].end = end;
   } else if (touches_next) {
-    busy_[i].start = candidate;
+    busy_[i].start = start;
   } else {
-    busy_.insert(busy_.begin() + static_cast<std::ptrdiff_t>(i), Interval{candidate, end});
+    busy_.insert(busy_.begin() + static_cast<std::ptrdiff_t>(i), Interval{start, end});
   }
-  return candidate;
 }
 
 std::pair<Cycle, Cycle> Timeline::book_pieces(Cycle earliest, Cycle duration, Cycle min_piece,
@@ -67,34 +70,50 @@ std::pair<Cycle, Cycle> Timeline::book_pieces(Cycle earliest, Cycle duration, Cy
   forget_before(now);
   earliest = std::max(earliest, now);
   if (duration == 0) return {earliest, earliest};
+  // Fast path, as in book(): nothing booked at or after `earliest`, so one piece.
+  if (first_live_ == busy_.size() || busy_.back().end <= earliest) {
+    const Cycle start = book(earliest, duration, now);
+    return {start, start + duration};
+  }
   Cycle first = 0;
   bool started = false;
   Cycle left = duration;
   Cycle candidate = earliest;
+  // Walk the intervals from the first one ending after `earliest`, filling each gap in turn.
+  std::size_t i = static_cast<std::size_t>(
+      std::partition_point(
+          busy_.begin() + static_cast<std::ptrdiff_t>(first_live_), busy_.end(),
+          [candidate](const Interval& interval) { return interval.end <= candidate; }) -
+      busy_.begin());
   while (left > 0) {
-    // The gap at or after `candidate`: from candidate (or the end of the interval covering it)
-    // to the start of the next interval, or unbounded.
-    const auto next = std::partition_point(
-        busy_.begin() + static_cast<std::ptrdiff_t>(first_live_), busy_.end(),
-        [candidate](const Interval& interval) { return interval.end <= candidate; });
-    if (next != busy_.end() && next->start <= candidate) {
-      candidate = next->end;  // inside a busy interval: move to its end
+    if (i < busy_.size() && busy_[i].start <= candidate) {
+      candidate = std::max(candidate, busy_[i].end);  // inside a busy interval: skip it
+      ++i;
       continue;
     }
-    const bool bounded = next != busy_.end();
-    const Cycle gap = bounded ? next->start - candidate : left;
-    if (gap < std::min(left, min_piece)) {  // too short for a piece: skip it
-      candidate = next->end;
+    const bool bounded = i < busy_.size();
+    const Cycle gap = bounded ? busy_[i].start - candidate : left;
+    if (gap < std::min(left, min_piece)) {  // too short for a piece
+      candidate = busy_[i].end;
+      ++i;
       continue;
     }
     const Cycle piece = std::min(gap, left);
-    const Cycle start = book(candidate, piece, now);  // fits exactly in this gap
+    const std::size_t size_before = busy_.size();
+    insert_before(i, candidate, candidate + piece);
     if (!started) {
-      first = start;
+      first = candidate;
       started = true;
     }
     left -= piece;
-    candidate = start + piece;
+    candidate += piece;
+    // The piece either merged into interval i-1 / i (sizes shrink or stay) or was inserted at i;
+    // continue from the first interval ending after the new candidate.
+    if (busy_.size() > size_before)
+      ++i;  // inserted at i: the old i moved to i + 1
+    else if (busy_.size() < size_before)
+      --i;  // merged i-1 and i into i-1
+    while (i < busy_.size() && busy_[i].end <= candidate) ++i;
   }
   return {first, candidate};
 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -32,6 +33,7 @@ class Timeline {
     Cycle end;
   };
   void forget_before(Cycle now);
+  void insert_before(std::size_t i, Cycle start, Cycle end);
   std::vector<Interval> busy_;  // sorted, disjoint, non-adjacent
   std::size_t first_live_{0};   // intervals before this index ended in the past
 };
@@ -53,11 +55,22 @@ struct Element {
     }
     return cached_duration_;
   }
+  // The shortest piece a packet's booking may be split into: one flit's time, at least a cycle.
+  // Kept apart from duration_for's cache, which holds the packet size.
+  Cycle min_piece(std::uint64_t flit_bytes) const {
+    if (flit_bytes != cached_flit_bytes_) {
+      cached_flit_bytes_ = flit_bytes;
+      cached_piece_ = std::max<Cycle>(1, compute_duration(flit_bytes));
+    }
+    return cached_piece_;
+  }
 
  private:
   Cycle compute_duration(std::uint64_t bytes) const;
   mutable std::uint64_t cached_bytes_{0};
   mutable Cycle cached_duration_{0};
+  mutable std::uint64_t cached_flit_bytes_{0};
+  mutable Cycle cached_piece_{1};
 };
 
 }  // namespace wormsim::noc
