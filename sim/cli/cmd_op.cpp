@@ -26,7 +26,7 @@ struct OpOptions {
   std::string out_dtype;
   std::string fidelity;
   std::string in0 = "dram-interleaved", in1 = "dram-interleaved", out = "dram-interleaved";
-  std::string grid = "8x8";
+  std::string grid;    // empty: the device's full worker grid
   std::string config;  // 2d | 1d | reuse | dram-sharded
   std::uint32_t in0_block_w = 0, per_core_m = 0, per_core_n = 0;
   std::string subblock;  // HxW
@@ -45,9 +45,45 @@ std::pair<std::int64_t, std::int64_t> parse_pair(const std::string& text, const 
   }
 }
 
-nlohmann::json description_from_flags(const OpOptions& o) {
-  nlohmann::json desc = {{"op", o.name}, {"inputs", nlohmann::json::array()}, {"params", nlohmann::json::parse(o.params)}};
+bool is_sharded_placement(const std::string& placement) {
+  return placement.find("sharded") != std::string::npos;
+}
+
+// The core grid of --grid (default the device's worker grid). A grid larger than the device, or
+// one matmul's automatic config chooser would silently ignore, is an error.
+std::pair<std::int64_t, std::int64_t> grid_from_flags(const OpOptions& o,
+                                                      const arch::DeviceSpec& spec) {
+  const std::int64_t dev_x = spec.worker_grid_x(), dev_y = spec.worker_grid_y();
+  if (o.grid.empty()) return {dev_x, dev_y};
   const auto [gx, gy] = parse_pair(o.grid, "--grid");
+  const std::string device_grid = std::to_string(dev_x) + "x" + std::to_string(dev_y);
+  if (gx <= 0 || gy <= 0) throw Error("--grid " + o.grid + ": both sides must be positive");
+  if (gx > dev_x || gy > dev_y) {
+    throw Error("--grid " + o.grid + " does not fit the " + o.device + "'s " + device_grid +
+                " worker grid; use a grid of at most " + device_grid);
+  }
+  const bool matmul = o.name == "matmul" || o.name == "linear";
+  const bool full_grid = gx == dev_x && gy == dev_y;
+  const bool any_sharded =
+      is_sharded_placement(o.in0) || is_sharded_placement(o.in1) || is_sharded_placement(o.out);
+  if (matmul && !full_grid && o.config.empty() && o.in0_block_w == 0 && !any_sharded) {
+    // MatmulOptions has no grid for the automatic chooser: with interleaved placements it always
+    // spreads the work over the full worker grid.
+    throw Error(
+        "--grid " + o.grid + " has no effect on " + o.name +
+        " without --config: the automatic program config chooser uses the full " + device_grid +
+        " grid for interleaved placements; add --config 2d (or 1d, reuse, dram-sharded) to "
+        "run on " +
+        o.grid + ", or place an operand sharded (e.g. --in0 l1-block-sharded) on that grid");
+  }
+  return {gx, gy};
+}
+
+nlohmann::json description_from_flags(const OpOptions& o, const arch::DeviceSpec& spec) {
+  nlohmann::json desc = {{"op", o.name},
+                         {"inputs", nlohmann::json::array()},
+                         {"params", nlohmann::json::parse(o.params)}};
+  const auto [gx, gy] = grid_from_flags(o, spec);
   nlohmann::json& params = desc["params"];
   if (!o.fidelity.empty()) params["math_fidelity"] = o.fidelity;
   if (o.packer_l1_acc) params["packer_l1_acc"] = true;
@@ -146,7 +182,7 @@ void run_op(const OpOptions& options) {
   } else {
     if (options.name.empty()) throw Error("name an op (wormsim op matmul ...) or give --json FILE");
     ops::find_op(options.name);  // an unknown name fails here, listing the known ops
-    desc = description_from_flags(options);
+    desc = description_from_flags(options, spec);
   }
   std::vector<ops::TensorSpec> inputs;
   for (const auto& t : desc["inputs"]) inputs.push_back(ops::tensor_spec_from_json(t, spec));
@@ -199,7 +235,9 @@ const CommandRegistration registration(40, [](CLI::App& app) {
   cmd->add_option("--in0", o->in0, "Placement of in0 (or of every input)")->capture_default_str();
   cmd->add_option("--in1", o->in1, "Placement of in1")->capture_default_str();
   cmd->add_option("--out", o->out, "Placement of the output")->capture_default_str();
-  cmd->add_option("--grid", o->grid, "Core grid, e.g. 8x8")->capture_default_str();
+  cmd->add_option("--grid", o->grid,
+                  "Core grid, e.g. 4x4 (default and maximum: the device's worker grid); matmul "
+                  "needs --config or a sharded placement unless it is the full grid");
   cmd->add_option("--config", o->config, "matmul program config: 2d, 1d, reuse, dram-sharded");
   cmd->add_option("--in0-block-w", o->in0_block_w, "matmul: K block in tiles");
   cmd->add_option("--subblock", o->subblock, "matmul: out_subblock HxW");

@@ -149,4 +149,54 @@ TEST(OpCli, MatmulWithoutDimensionsIsAnError) {
   EXPECT_TRUE(contains(r.err, "--m, --k and --n")) << r.err;
 }
 
+TEST(OpCli, GridWithoutConfigOnInterleavedMatmulIsAnError) {
+  // The automatic chooser has no grid option: with interleaved placements --grid used to be
+  // ignored (the run took all 64 cores). It is now rejected, naming the fix.
+  const CliResult r = wormsim("op matmul --m 1024 --k 1024 --n 1024 --grid 4x4 --numerics off");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_TRUE(contains(r.err, "--grid 4x4 has no effect on matmul without --config")) << r.err;
+  EXPECT_TRUE(contains(r.err, "add --config 2d")) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  // With --config the grid is honoured: 16 cores.
+  const CliResult c = wormsim(
+      "op matmul --m 1024 --k 1024 --n 1024 --grid 4x4 --config 2d --numerics off --format json");
+  ASSERT_EQ(c.status, 0) << c.err;
+  const nlohmann::json j = nlohmann::json::parse(c.out);
+  EXPECT_EQ(j["core_count"], 16);
+  EXPECT_TRUE(
+      contains(j["attributes"].get<std::string>(), "compute_with_storage_grid_size=(x=4;y=4)"))
+      << j["attributes"];
+  // A sharded placement puts the shards (and so the chosen config) on the grid.
+  const CliResult s = wormsim(
+      "op matmul --m 1024 --k 1024 --n 1024 --grid 4x4 --in0 l1-block-sharded --numerics off "
+      "--format json");
+  ASSERT_EQ(s.status, 0) << s.err;
+  EXPECT_EQ(nlohmann::json::parse(s.out)["core_count"], 16);
+  // The full grid, explicit or default, is what the chooser uses anyway.
+  for (const std::string grid : {" --grid 8x8", ""}) {
+    const CliResult f =
+        wormsim("op matmul --m 1024 --k 1024 --n 1024 --numerics off --format json" + grid);
+    ASSERT_EQ(f.status, 0) << f.err;
+    EXPECT_EQ(nlohmann::json::parse(f.out)["core_count"], 64) << grid;
+  }
+}
+
+TEST(OpCli, GridLargerThanTheDeviceIsAnError) {
+  for (const std::string args :
+       {"op matmul --m 256 --k 256 --n 256 --grid 9x9 --strict",
+        "op matmul --m 256 --k 256 --n 256 --grid 9x9",
+        "op matmul --m 256 --k 256 --n 256 --grid 8x9 --config 2d",
+        "op matmul --m 256 --k 256 --n 256 --grid 9x8 --in0 l1-block-sharded",
+        "op add --shape 1,1,256,256 --shape 1,1,256,256 --grid 9x9"}) {
+    const CliResult r = wormsim(args);
+    EXPECT_EQ(r.status, 2) << args;
+    EXPECT_TRUE(contains(r.err, "does not fit the n300's 8x8 worker grid"))
+        << args << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  const CliResult zero = wormsim("op matmul --m 256 --k 256 --n 256 --grid 0x4 --config 2d");
+  EXPECT_EQ(zero.status, 2);
+  EXPECT_TRUE(contains(zero.err, "must be positive")) << zero.err;
+}
+
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "arch/device_spec.hpp"
+#include "ops/compute_config.hpp"
 #include "ops/conv/conv2d.hpp"
 #include "ops/conv/halo.hpp"
 #include "ops/conv/pool2d.hpp"
@@ -859,6 +860,47 @@ TEST(UpsampleTest, RejectsUnsupportedLayouts) {
         make_operation("upsample", nlohmann::json{{"mode", "bicubic"}}, {interleaved}, n300());
       },
       {"bicubic", "nearest or bilinear"});
+}
+
+TEST(UpsampleTest, BilinearKernelTimeWithinComputeAndBandwidthBounds) {
+  UpsampleOptions o;
+  o.mode = UpsampleMode::Bilinear;
+  o.scale_h = o.scale_w = 2;
+  TensorSpec input(Shape({1, 64, 64, 64}), DataType::BFloat16, Layout::RowMajor);
+  input = input.with_memory_config(height_sharded(input, 32, n300()));
+  const OpResult r = run_isolated(n300(), UpsampleOp(o), {input}, {false, 0});
+  ASSERT_EQ(r.outputs.at(0).spec().logical_shape(), Shape({1, 128, 128, 64}));
+  const arch::DeviceSpec& spec = n300();
+  const double cores = static_cast<double>(r.record.timing.core_count);
+  EXPECT_EQ(r.record.timing.core_count, 32u);
+  // Compute the op charges: per output stick and channel tile, unpack the 4 taps' tile row,
+  // an FPU multiply at the op's fidelity (HiFi4 default) and a reduce; plus packing every
+  // block of 32 sticks. Spread over the 32 cores.
+  const double sticks = 128.0 * 128.0;
+  const double channel_tiles = 2.0;
+  const double per_stick =
+      channel_tiles *
+      static_cast<double>(
+          unpack_tile_cycles(spec, DataType::BFloat16) +
+          spec.compute.eltwise_mul_tile_cycles[static_cast<int>(o.compute.math_fidelity)] +
+          spec.compute.reduce_tile_cycles);
+  const double per_block =
+      static_cast<double>(spec.compute.block_overhead_cycles) +
+      channel_tiles * static_cast<double>(pack_tile_cycles(spec, DataType::BFloat16));
+  const double compute_bound = (sticks * per_stick + sticks / 32.0 * per_block) / cores;
+  // Output stays sharded in L1: every output byte is written by its core's NoC ports (or in
+  // place); the halo moves input sticks between cores.
+  const double ports = 2.0 * spec.noc.num_nocs * spec.noc.link_bytes_per_cycle;
+  const double noc_bound = static_cast<double>(r.record.timing.noc_bytes) / (cores * ports);
+  const double duration = static_cast<double>(r.record.timing.kernel_duration());
+  EXPECT_GE(duration, compute_bound);
+  EXPECT_GE(duration, noc_bound);
+  // Generous upper bound: 3x (the halo exchange and untilize precede the compute).
+  EXPECT_LE(duration, 3.0 * std::max(compute_bound, noc_bound)) << duration / compute_bound;
+  // Higher fidelity costs more multiply phases: LoFi is faster.
+  o.compute.math_fidelity = arch::MathFidelity::LoFi;
+  const OpResult lofi = run_isolated(n300(), UpsampleOp(o), {input}, {false, 0});
+  EXPECT_LT(lofi.record.timing.kernel_duration(), r.record.timing.kernel_duration());
 }
 
 }  // namespace

@@ -461,3 +461,169 @@ TEST(EltwiseCli, WormsimOpAddJson) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Audit additions: unary timing per function, sub timing, bad configs, per-dtype PCC
+
+namespace {
+
+// Per-tile compute cost the unary op charges: unpack + SFPU (precise entry) + pack.
+double unary_tile_cycles(const std::string& fn, DataType in, DataType out) {
+  return static_cast<double>(unpack_tile_cycles(n300(), in) + sfpu_tile_cycles(n300(), fn) +
+                             pack_tile_cycles(n300(), out));
+}
+
+const char* const kTimedUnaries[] = {"gelu", "relu", "silu",      "sigmoid",
+                                     "tanh", "sqrt", "reciprocal"};
+
+// Inputs in [0.5, 4] so sqrt / reciprocal stay in their domain; timing does not depend on values.
+OpResult run_positive(const std::string& fn, const TensorSpec& s) {
+  return run_values(*make(fn, {s}), {uniform_tensor(s, 0.5f, 4.0f, 31)});
+}
+
+class UnaryTiming : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(UnaryTiming, DramInterleavedWithinComputeAndDramBounds) {
+  const std::string fn = GetParam();
+  const TensorSpec s = tile_spec({1, 1, 1024, 1024});
+  const OpResult r = run_positive(fn, s);
+  EXPECT_EQ(r.record.timing.core_count, 64u) << fn;
+  EXPECT_EQ(r.record.dram_bytes_read, s.total_bytes()) << fn;
+  EXPECT_EQ(r.record.dram_bytes_written, s.total_bytes()) << fn;
+  const double duration = static_cast<double>(r.record.timing.kernel_duration());
+  // 1024 tiles over 64 cores: 16 tiles per core.
+  const double compute_bound = static_cast<double>(s.num_tiles()) *
+                               unary_tile_cycles(fn, DataType::BFloat16, DataType::BFloat16) / 64.0;
+  const double dram_bound = dram_bound_cycles(r.record);
+  EXPECT_GE(duration, compute_bound) << fn;
+  EXPECT_GE(duration, dram_bound) << fn;
+  // Generous upper bound: 3x the larger lower bound (pipeline fill/drain, NoC contention).
+  EXPECT_LE(duration, 3.0 * std::max(compute_bound, dram_bound)) << fn;
+  EXPECT_GE(*r.record.pcc, 0.999) << fn;
+}
+
+TEST_P(UnaryTiming, L1ShardedIsComputeBound) {
+  const std::string fn = GetParam();
+  const TensorSpec d = tile_spec({1, 1, 2048, 512});
+  const TensorSpec s = d.with_memory_config(height_sharded(d, 64, n300()));  // 16 tiles per core
+  const OpResult r = run_positive(fn, s);
+  EXPECT_EQ(r.record.timing.noc_bytes, 0u) << fn;
+  EXPECT_EQ(r.record.dram_bytes_read, 0u) << fn;
+  const double compute_bound = 16.0 * unary_tile_cycles(fn, DataType::BFloat16, DataType::BFloat16);
+  const double duration = static_cast<double>(r.record.timing.kernel_duration());
+  EXPECT_GE(duration, compute_bound) << fn;
+  EXPECT_LE(duration, 2.0 * compute_bound) << fn;
+}
+
+INSTANTIATE_TEST_SUITE_P(Functions, UnaryTiming, ::testing::ValuesIn(kTimedUnaries),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param);
+                         });
+
+TEST(EltwiseUnary, ShardedDurationsFollowSpecSfpuCostOrder) {
+  const TensorSpec d = tile_spec({1, 1, 2048, 512});
+  const TensorSpec s = d.with_memory_config(height_sharded(d, 64, n300()));
+  std::vector<std::pair<std::uint32_t, sim::Cycle>> measured;
+  for (const std::string fn : kTimedUnaries) {
+    measured.emplace_back(sfpu_tile_cycles(n300(), fn),
+                          run_positive(fn, s).record.timing.kernel_duration());
+  }
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    for (std::size_t j = 0; j < measured.size(); ++j) {
+      const auto [ci, di] = measured[i];
+      const auto [cj, dj] = measured[j];
+      if (ci < cj) {
+        EXPECT_LT(di, dj) << kTimedUnaries[i] << " vs " << kTimedUnaries[j];
+        // Compute-bound: the gap is the SFPU difference over the core's 16 tiles.
+        EXPECT_EQ(dj - di, 16u * (cj - ci)) << kTimedUnaries[i] << " vs " << kTimedUnaries[j];
+      } else if (ci == cj) {
+        EXPECT_EQ(di, dj) << kTimedUnaries[i] << " vs " << kTimedUnaries[j];
+      }
+    }
+  }
+}
+
+TEST(EltwiseBinary, InterleavedSubTimingWithinBounds) {
+  const TensorSpec s = tile_spec({1, 1, 1024, 2048});
+  const OpResult r = run_random("sub", {s, s});
+  EXPECT_EQ(r.record.timing.core_count, 64u);
+  EXPECT_EQ(r.record.dram_bytes_read, 2 * s.total_bytes());
+  EXPECT_EQ(r.record.dram_bytes_written, s.total_bytes());
+  const double duration = static_cast<double>(r.record.timing.kernel_duration());
+  // Sub costs the add's FPU cycles (no fidelity phases).
+  const double compute_bound = static_cast<double>(s.num_tiles()) *
+                               static_cast<double>(binary_tile_cycles(
+                                   DataType::BFloat16, DataType::BFloat16, DataType::BFloat16,
+                                   n300().compute.eltwise_add_tile_cycles)) /
+                               64.0;
+  const double dram_bound = dram_bound_cycles(r.record);
+  EXPECT_GE(duration, compute_bound);
+  EXPECT_GE(duration, dram_bound);
+  EXPECT_LE(duration, 3.0 * std::max(compute_bound, dram_bound));
+  // Sharded in L1 it is compute bound: 32 tiles per core.
+  const TensorSpec sh = s.with_memory_config(height_sharded(s, 64, n300()));
+  const OpResult rs = run_random("sub", {sh, sh});
+  const double sharded_bound =
+      32.0 * static_cast<double>(binary_tile_cycles(DataType::BFloat16, DataType::BFloat16,
+                                                    DataType::BFloat16,
+                                                    n300().compute.eltwise_add_tile_cycles));
+  const double sharded = static_cast<double>(rs.record.timing.kernel_duration());
+  EXPECT_GE(sharded, sharded_bound);
+  // The binary kernel computes one tile per block, so each tile also pays the spec's block
+  // overhead (CB waits, Dst acquire / release); 1.25x of that sum is the upper bound.
+  const double per_block = static_cast<double>(n300().compute.block_overhead_cycles);
+  EXPECT_GT(sharded, 2.0 * sharded_bound);  // the per-tile overhead is visible
+  EXPECT_LE(sharded, 1.25 * (sharded_bound + 32.0 * per_block));
+  EXPECT_GE(*rs.record.pcc, 0.9999);
+}
+
+TEST(EltwiseUnary, BadConfigsNameTheProblem) {
+  const TensorSpec s = tile_spec({1, 1, 32, 32});
+  // Unknown unary name: the registry lists the known ops.
+  EXPECT_NE(error_of([&] { make("swish", {s}); }).find("unknown op 'swish'"), std::string::npos);
+  // Integer inputs are rejected for sqrt / reciprocal like any other SFPU function.
+  for (const DataType type : {DataType::Int32, DataType::UInt32}) {
+    const TensorSpec ints = tile_spec({1, 1, 32, 32}, type);
+    for (const std::string fn : {"sqrt", "reciprocal"}) {
+      const std::string message = error_of([&] { make(fn, {ints})->output_specs({ints}, n300()); });
+      EXPECT_NE(message.find(fn + ": input dtype"), std::string::npos) << message;
+      EXPECT_NE(message.find("integer type"), std::string::npos) << message;
+    }
+  }
+  // ROW_MAJOR input.
+  const TensorSpec rm(Shape({1, 1, 32, 32}), DataType::BFloat16, Layout::RowMajor);
+  EXPECT_NE(error_of([&] { make("sqrt", {rm})->output_specs({rm}, n300()); }).find("TILE layout"),
+            std::string::npos);
+  // Unknown output dtype.
+  EXPECT_NE(error_of([&] {
+              make("reciprocal", {s}, {{"output_dtype", "fp8"}});
+            }).find("unknown output_dtype"),
+            std::string::npos);
+}
+
+TEST(EltwiseUnary, PccThresholdsPerDtype) {
+  // bfloat8_b rounds inputs and outputs to 7-bit block mantissas: a lower bar than bfloat16.
+  const struct {
+    std::string fn;
+    DataType type;
+    double min_pcc;
+  } cases[] = {{"gelu", DataType::BFloat16, 0.9999},
+               {"gelu", DataType::BFloat8_B, 0.999},
+               {"exp", DataType::BFloat16, 0.9999},
+               {"exp", DataType::BFloat8_B, 0.999}};
+  double pcc_of[2][2] = {};
+  for (const auto& c : cases) {
+    const TensorSpec s = tile_spec({1, 1, 256, 512}, c.type);
+    const OpResult r = run_values(*make(c.fn, {s}), {uniform_tensor(s, -3.0f, 3.0f, 41)});
+    ASSERT_TRUE(r.record.pcc.has_value());
+    EXPECT_GE(*r.record.pcc, c.min_pcc) << c.fn << " " << to_string(c.type);
+    EXPECT_LT(*r.record.pcc, 1.0 + 1e-12);
+    EXPECT_EQ(r.outputs[0].spec().data_type(), c.type);
+    pcc_of[c.fn == "exp"][c.type == DataType::BFloat8_B] = *r.record.pcc;
+  }
+  // The block format is measurably worse than bfloat16 for both functions.
+  EXPECT_LT(pcc_of[0][1], pcc_of[0][0]);
+  EXPECT_LT(pcc_of[1][1], pcc_of[1][0]);
+}
+
+}  // namespace

@@ -838,3 +838,58 @@ TEST(MatmulBadConfigs, L1OverflowAtBuildNamesTheCoreAndTheBytes) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Batched matmul (bmm) timing: attention's Q @ K^T and scores @ V, [1,B,M,K] x [1,B,K,N]
+
+TEST(MatmulTiming, BatchedBmmRespectsComputeAndBandwidthBounds) {
+  struct Bmm {
+    std::uint32_t batch, m, k, n;
+    MathFidelity fidelity;
+  };
+  // 16 heads of Q K^T (seq 512, head dim 64) and of scores @ V.
+  const std::vector<Bmm> cases = {{16, 512, 64, 512, MathFidelity::HiFi2},
+                                  {16, 512, 512, 64, MathFidelity::HiFi2},
+                                  {8, 256, 256, 256, MathFidelity::HiFi4}};
+  for (const Bmm& c : cases) {
+    SCOPED_TRACE(std::to_string(c.batch) + "x" + std::to_string(c.m) + "x" + std::to_string(c.k) +
+                 "x" + std::to_string(c.n));
+    MatmulOptions options;
+    options.compute.math_fidelity = c.fidelity;
+    const MatmulOp op(options);
+    const std::vector<TensorSpec> specs = {matrix(c.m, c.k, DataType::BFloat16, c.batch),
+                                           matrix(c.k, c.n, DataType::BFloat16, c.batch)};
+    const OpResult r = run_isolated(n300(), op, specs, IsolatedRunOptions{false, 0});
+    const MatmulProgramConfig& cfg = op.resolved_config();
+    EXPECT_EQ(cfg.kind, MatmulProgramKind::MultiCoreReuse);
+    EXPECT_TRUE(r.record.fallback_reason.empty()) << r.record.fallback_reason;
+    EXPECT_EQ(r.record.flops, 2ull * c.batch * c.m * c.k * c.n);
+    // Every operand crosses DRAM once: both inputs read, the output written.
+    EXPECT_EQ(r.record.dram_bytes_read, specs[0].total_bytes() + specs[1].total_bytes());
+    EXPECT_EQ(r.record.dram_bytes_written,
+              matrix(c.m, c.n, DataType::BFloat16, c.batch).total_bytes());
+    const double duration = static_cast<double>(r.record.timing.kernel_duration());
+    const double mt = c.m / 32.0, kt = c.k / 32.0, nt = c.n / 32.0;
+    const double tile_cycles = n300().compute.matmul_tile_cycles[static_cast<int>(c.fidelity)];
+    // Work units are (batch, M block, N block); the busiest core does ceil(units / cores) of
+    // them, each per_core_M x per_core_N x Kt tile products.
+    const double units = c.batch * (mt / cfg.per_core_M) * (nt / cfg.per_core_N);
+    const double cores = static_cast<double>(r.record.timing.core_count);
+    ASSERT_GT(cores, 0.0);
+    const double per_unit = static_cast<double>(cfg.per_core_M) * cfg.per_core_N * kt * tile_cycles;
+    const double compute = std::ceil(units / cores) * per_unit;
+    const double total_products = c.batch * mt * nt * kt;
+    EXPECT_GE(compute, total_products * tile_cycles / 64.0);
+    const double bandwidth =
+        static_cast<double>(r.record.dram_bytes_read + r.record.dram_bytes_written) /
+        chip_dram_bytes_per_cycle();
+    EXPECT_GE(duration, compute);
+    EXPECT_GE(duration, bandwidth);
+    EXPECT_GE(duration, r.record.perf_model.ideal_ns() * n300().clock_mhz / 1000.0);
+    // Generous upper bound: 6x the larger lower bound (measured 2.9x to 4.9x: the chooser
+    // deals whole (batch, block) units, so only 8 to 32 cores run, and each core's DRAM reads
+    // are not spread over the chip's banks' full bandwidth).
+    EXPECT_LE(duration, 6.0 * std::max(compute, bandwidth));
+    EXPECT_LE(cores, units);
+  }
+}

@@ -459,4 +459,111 @@ TEST(GroupNorm, BadInputs) {
             std::string::npos);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Audit additions: RMSNorm timing, fidelity and per-dtype thresholds
+
+TEST(RmsNorm, TimingWithinBounds) {
+  const TensorSpec s = tile_spec({1, 1, 2048, 1024});
+  const TensorSpec ws = tile_spec({1, 1, 1, 1024});
+  const auto op = make("rmsnorm", {s, ws});
+  const OpResult r = run_isolated(n300(), *op, {s, ws}, IsolatedRunOptions{false, 0});
+  const RowProgramSpec spec =
+      dynamic_cast<const LayerNormOp&>(*op).row_program({s, ws}, r.record.outputs[0], n300());
+  EXPECT_NE(r.record.attributes.find("RMSNORM"), std::string::npos);
+  EXPECT_EQ(r.record.timing.core_count, 64u);  // 64 tile rows, one per core
+  // Lower bound: the passes' per-tile and per-row cycles of the spec over the 64 cores.
+  const double compute_bound = row_compute_bound(spec, 64, 64);
+  const double duration = static_cast<double>(r.record.timing.kernel_duration());
+  EXPECT_GE(duration, compute_bound);
+  EXPECT_GE(duration, dram_bound_cycles(r.record));
+  // Every core reads gamma too.
+  EXPECT_EQ(r.record.timing.noc_bytes, 2 * s.total_bytes() + 64 * ws.total_bytes());
+  const double traffic_bound = static_cast<double>(r.record.timing.noc_bytes) / dram_bandwidth();
+  EXPECT_LE(duration, 3.0 * std::max(compute_bound, traffic_bound));
+  // RMSNorm skips the mean pass: cheaper than LayerNorm's compute on the same shape.
+  const auto ln = make("layernorm", {s, ws});
+  const RowProgramSpec ln_spec =
+      dynamic_cast<const LayerNormOp&>(*ln).row_program({s, ws}, r.record.outputs[0], n300());
+  EXPECT_LT(compute_bound, row_compute_bound(ln_spec, 64, 64));
+}
+
+TEST(Softmax, LoFiIsMeasurablyWorseThanHiFi4) {
+  // Softmax applies fidelity to its FPU multiplies (scale and 1/sum).
+  const TensorSpec s = tile_spec({1, 1, 128, 1024});
+  const Tensor x = uniform_tensor(s, -4.0f, 4.0f, 51);
+  const OpResult lofi = run_values(*make("softmax", {s}, {{"math_fidelity", "LoFi"}}), {x});
+  const OpResult hifi4 = run_values(*make("softmax", {s}, {{"math_fidelity", "HiFi4"}}), {x});
+  const std::vector<float> expected =
+      reference_softmax(x.logical_golden(), 128, 1024, 1.0, [](auto, auto) { return 0.0; });
+  const double p_lofi = numerics::pcc(expected, lofi.outputs[0].logical_values());
+  const double p_hifi4 = numerics::pcc(expected, hifi4.outputs[0].logical_values());
+  EXPECT_GE(p_hifi4, 0.9999);
+  EXPECT_GE(p_lofi, 0.99);
+  // Measurably worse: LoFi's error at least 2x HiFi4's.
+  EXPECT_GT(1.0 - p_lofi, 2.0 * (1.0 - p_hifi4)) << p_lofi << " vs " << p_hifi4;
+  EXPECT_EQ(lofi.record.math_fidelity, arch::MathFidelity::LoFi);
+}
+
+TEST(RmsNorm, LoFiIsMeasurablyWorseThanHiFi4) {
+  const TensorSpec s = tile_spec({1, 1, 64, 1024});
+  const TensorSpec ws = tile_spec({1, 1, 1, 1024});
+  const Tensor x = uniform_tensor(s, -2.0f, 2.0f, 52);
+  const Tensor gamma = uniform_tensor(ws, -2.0f, 2.0f, 53);
+  const std::vector<float> g = gamma.logical_golden();
+  const std::vector<float> expected =
+      reference_norm(x.logical_golden(), 64, 1024, true, 1e-5, &g, nullptr);
+  double p[2];
+  int i = 0;
+  for (const char* fidelity : {"LoFi", "HiFi4"}) {
+    const OpResult r = run_values(
+        *make("rmsnorm", {s, ws}, {{"math_fidelity", fidelity}, {"epsilon", 1e-5}}), {x, gamma});
+    p[i++] = numerics::pcc(expected, r.outputs[0].logical_values());
+  }
+  EXPECT_GE(p[1], 0.999);
+  EXPECT_GT(1.0 - p[0], 2.0 * (1.0 - p[1])) << p[0] << " vs " << p[1];
+}
+
+TEST(GroupNorm, LoFiIsMeasurablyWorseThanHiFi4) {
+  const TensorSpec s = tile_spec({1, 1, 1024, 320});
+  const TensorSpec cs = tile_spec({1, 1, 1, 320});
+  const Tensor x = uniform_tensor(s, -2.0f, 3.0f, 54);
+  const Tensor gamma = uniform_tensor(cs, -2.0f, 2.0f, 55);
+  const Tensor beta = uniform_tensor(cs, -0.5f, 0.5f, 56);
+  const std::vector<float> expected = reference_groupnorm(
+      x.logical_golden(), 1, 1024, 320, 32, 1e-5, gamma.logical_golden(), beta.logical_golden());
+  double p[2];
+  int i = 0;
+  for (const char* fidelity : {"LoFi", "HiFi4"}) {
+    const OpResult r =
+        run_values(*make("groupnorm", {s, cs, cs},
+                         {{"num_groups", 32}, {"epsilon", 1e-5}, {"math_fidelity", fidelity}}),
+                   {x, gamma, beta});
+    p[i++] = numerics::pcc(expected, r.outputs[0].logical_values());
+  }
+  EXPECT_GE(p[1], 0.999);
+  EXPECT_GT(1.0 - p[0], 2.0 * (1.0 - p[1])) << p[0] << " vs " << p[1];
+}
+
+TEST(Softmax, PccThresholdsPerDtype) {
+  // bfloat8_b inputs and outputs lose mantissa bits per 16-element block: a lower bar.
+  const struct {
+    DataType type;
+    double min_pcc;
+  } cases[] = {{DataType::BFloat16, 0.9999}, {DataType::BFloat8_B, 0.999}};
+  double p[2];
+  int i = 0;
+  for (const auto& c : cases) {
+    const TensorSpec s = tile_spec({1, 1, 128, 1024}, c.type);
+    const Tensor x = uniform_tensor(s, -4.0f, 4.0f, 57);
+    const OpResult r = run_values(*make("softmax", {s}), {x});
+    EXPECT_EQ(r.outputs[0].spec().data_type(), c.type);
+    const std::vector<float> expected =
+        reference_softmax(x.logical_golden(), 128, 1024, 1.0, [](auto, auto) { return 0.0; });
+    p[i] = numerics::pcc(expected, r.outputs[0].logical_values());
+    EXPECT_GE(p[i], c.min_pcc) << to_string(c.type);
+    ++i;
+  }
+  EXPECT_LT(p[1], p[0]);
+}
+
 }  // namespace
