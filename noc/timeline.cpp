@@ -34,19 +34,22 @@ Cycle Timeline::book(Cycle earliest, Cycle duration, Cycle now) {
   }
   // First fit among the gaps at or after `earliest`.
   Cycle candidate = earliest;
-  // Intervals are sorted and disjoint: binary search for the first one ending after `candidate`
-  // (a busy link can hold many future bookings).
-  std::size_t i = static_cast<std::size_t>(
-      std::partition_point(
-          busy_.begin() + static_cast<std::ptrdiff_t>(first_live_), busy_.end(),
-          [candidate](const auto& interval) { return interval.end <= candidate; }) -
-      busy_.begin());
+  std::size_t i = first_ending_after(candidate);
   for (; i < busy_.size(); ++i) {
     if (busy_[i].start >= candidate + duration) break;  // fits in the gap before interval i
     candidate = std::max(candidate, busy_[i].end);
   }
   insert_before(i, candidate, candidate + duration);
   return candidate;
+}
+
+std::size_t Timeline::first_ending_after(Cycle t) const {
+  // Intervals are sorted and disjoint: binary search (a busy link can hold many future
+  // bookings).
+  return static_cast<std::size_t>(
+      std::partition_point(busy_.begin() + static_cast<std::ptrdiff_t>(first_live_), busy_.end(),
+                           [t](const Interval& interval) { return interval.end <= t; }) -
+      busy_.begin());
 }
 
 void Timeline::insert_before(std::size_t i, Cycle start, Cycle end) {
@@ -76,15 +79,10 @@ std::pair<Cycle, Cycle> Timeline::book_pieces(Cycle earliest, Cycle duration, Cy
     return {start, start + duration};
   }
   Cycle first = 0;
-  bool started = false;
   Cycle left = duration;
   Cycle candidate = earliest;
   // Walk the intervals from the first one ending after `earliest`, filling each gap in turn.
-  std::size_t i = static_cast<std::size_t>(
-      std::partition_point(
-          busy_.begin() + static_cast<std::ptrdiff_t>(first_live_), busy_.end(),
-          [candidate](const Interval& interval) { return interval.end <= candidate; }) -
-      busy_.begin());
+  std::size_t i = first_ending_after(candidate);
   while (left > 0) {
     if (i < busy_.size() && busy_[i].start <= candidate) {
       candidate = std::max(candidate, busy_[i].end);  // inside a busy interval: skip it
@@ -101,10 +99,7 @@ std::pair<Cycle, Cycle> Timeline::book_pieces(Cycle earliest, Cycle duration, Cy
     const Cycle piece = std::min(gap, left);
     const std::size_t size_before = busy_.size();
     insert_before(i, candidate, candidate + piece);
-    if (!started) {
-      first = candidate;
-      started = true;
-    }
+    if (left == duration) first = candidate;  // the first piece
     left -= piece;
     candidate += piece;
     // The piece either merged into interval i-1 / i (sizes shrink or stay) or was inserted at i;

@@ -33,6 +33,8 @@ class Timeline {
     Cycle end;
   };
   void forget_before(Cycle now);
+  // Index of the first live interval ending after `t` (busy_.size() if none).
+  std::size_t first_ending_after(Cycle t) const;
   void insert_before(std::size_t i, Cycle start, Cycle end);
   std::vector<Interval> busy_;  // sorted, disjoint, non-adjacent
   std::size_t first_live_{0};   // intervals before this index ended in the past
