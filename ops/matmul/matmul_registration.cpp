@@ -43,13 +43,36 @@ MatmulProgramConfig parse_program_config(const nlohmann::json& p, const std::str
   return c;
 }
 
+// The compute config TT-NN's matmul uses when the caller passes none (create_matmul_attributes in
+// ttnn matmul_device_operation.cpp): HiFi2 only for an automatic config on the default grid
+// with a 16-bit input, else LoFi, HiFi4 for two fp32 inputs; fp32 accumulation for an fp32
+// output, packer L1 accumulation otherwise; no approximation.
+ComputeKernelConfig ttnn_matmul_compute_defaults(const std::vector<TensorSpec>& inputs,
+                                                 std::optional<DataType> output_dtype,
+                                                 bool has_program_config, bool has_user_grid) {
+  const auto low_precision = [](DataType t) {
+    return t == DataType::BFloat8_B || t == DataType::BFloat4_B;
+  };
+  const DataType in0 = inputs.at(0).data_type(), in1 = inputs.at(1).data_type();
+  ComputeKernelConfig c;
+  const bool increase_fidelity =
+      !has_program_config && !has_user_grid && !(low_precision(in0) && low_precision(in1));
+  c.math_fidelity = increase_fidelity ? arch::MathFidelity::HiFi2 : arch::MathFidelity::LoFi;
+  if (in0 == DataType::Float32 && in1 == DataType::Float32)
+    c.math_fidelity = arch::MathFidelity::HiFi4;
+  const bool fp32_output = output_dtype.value_or(in0) == DataType::Float32;
+  c.math_approx_mode = false;
+  c.fp32_dest_acc_en = fp32_output;
+  c.packer_l1_acc = !fp32_output;
+  return c;
+}
+
 std::unique_ptr<Operation> make_matmul(const std::string& op, const nlohmann::json& params,
                                        const std::vector<TensorSpec>& inputs, const arch::DeviceSpec& device) {
   reject_unknown_params(params, op,
                         {"program_config", "math_fidelity", "math_approx_mode", "fp32_dest_acc_en", "packer_l1_acc",
                          "dst_full_sync_en", "output_memory", "output_dtype", "activation", "strict", "grid"});
   MatmulOptions options;
-  options.compute = compute_config_from_params(params, op, ComputeKernelConfig{});
   if (params.contains("program_config")) options.program_config = parse_program_config(params["program_config"], op);
   options.activation = param_string(params, op, "activation", "");
   options.strict = param_bool(params, op, "strict", false);
@@ -59,6 +82,10 @@ std::unique_ptr<Operation> make_matmul(const std::string& op, const nlohmann::js
     if (!parsed) throw Error(op + ": unknown output_dtype '" + out_dtype + "'");
     options.output_dtype = *parsed;
   }
+  options.compute = compute_config_from_params(
+      params, op,
+      ttnn_matmul_compute_defaults(inputs, options.output_dtype, options.program_config.has_value(),
+                                   params.contains("grid")));
   const std::string out_memory = param_string(params, op, "output_memory", "dram-interleaved");
   const auto grid = param_ints(params, op, "grid", {device.worker_grid_x(), device.worker_grid_y()});
   if (grid.size() != 2) throw Error(op + ": grid must be [x, y]");

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/calibration.hpp"
+#include "analysis/model_calibration.hpp"
 #include "analysis/text_table.hpp"
 #include "sim/cli/command_registry.hpp"
 
@@ -14,11 +15,12 @@ struct CalibrateOptions {
   std::string matmul_device = "n150";
   std::string device = "n300";
   std::string spec_file;  // one spec file for every group instead of the two names above
-  std::vector<std::string> groups{"matmul", "microbenchmarks"};
+  std::vector<std::string> groups{"matmul", "microbenchmarks", "models"};
 };
 
 void run_calibrate(const CalibrateOptions& o) {
   std::vector<analysis::CalibrationRow> rows;
+  std::vector<analysis::SkippedCalibrationRow> skipped;  // rows the simulator cannot express
   // A candidate spec (scripts/fit_spec.py) replaces both named specs; the per-chip constants the
   // matmul rows exercise are the same in n150 and n300.
   auto spec_for = [&o](const std::string& name) {
@@ -32,8 +34,12 @@ void run_calibrate(const CalibrateOptions& o) {
     } else if (group == "microbenchmarks") {
       const auto r = analysis::calibrate_microbenchmarks(spec_for(o.device));
       rows.insert(rows.end(), r.begin(), r.end());
+    } else if (group == "models") {
+      analysis::ModelCalibration r = analysis::calibrate_models(o.spec_file);
+      rows.insert(rows.end(), r.rows.begin(), r.rows.end());
+      skipped.insert(skipped.end(), r.skipped.begin(), r.skipped.end());
     } else {
-      throw Error("unknown calibration group '" + group + "'; use matmul, microbenchmarks");
+      throw Error("unknown calibration group '" + group + "'; use matmul, microbenchmarks, models");
     }
   }
   const auto summary = analysis::summarise(rows);
@@ -61,6 +67,8 @@ void run_calibrate(const CalibrateOptions& o) {
     };
     for (const auto& s : summary) add(s);
     if (!matmul_rows.empty()) add(analysis::summarise_all("matmul (all rows)", matmul_rows));
+    out["skipped"] = nlohmann::json::array();
+    for (const auto& s : skipped) out["skipped"].push_back({{"row", s.name}, {"reason", s.reason}});
     std::cout << out.dump(2) << "\n";
     return;
   }
@@ -71,6 +79,10 @@ void run_calibrate(const CalibrateOptions& o) {
                    analysis::format_fixed(r.error_pct, 1)});
   }
   table.print(std::cout);
+  // A model row's configuration is not visible from its name.
+  for (const auto& r : rows) {
+    if (r.group == "models") std::cout << "  " << r.name << ": " << r.note << "\n";
+  }
   std::cout << "\n";
   analysis::TextTable sums({"group", "rows", "median |err| %", "p90 |err| %", "max |err| %"});
   auto add = [&](const analysis::CalibrationGroupSummary& s) {
@@ -81,6 +93,10 @@ void run_calibrate(const CalibrateOptions& o) {
   for (const auto& s : summary) add(s);
   if (!matmul_rows.empty()) add(analysis::summarise_all("matmul (all rows)", matmul_rows));
   sums.print(std::cout);
+  if (!skipped.empty()) {
+    std::cout << "\nnot simulated:\n";
+    for (const auto& s : skipped) std::cout << "  " << s.name << ": " << s.reason << "\n";
+  }
 }
 
 const CommandRegistration registration(60, [](CLI::App& app) {
@@ -90,7 +106,7 @@ const CommandRegistration registration(60, [](CLI::App& app) {
   cmd->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
-  cmd->add_option("--groups", o->groups, "Groups to run: matmul, microbenchmarks")
+  cmd->add_option("--groups", o->groups, "Groups to run: matmul, microbenchmarks, models")
       ->capture_default_str();
   cmd->add_option("--matmul-device", o->matmul_device,
                   "Device of the matmul rows (measured on n150)")

@@ -17,6 +17,7 @@
 #include "ops/compute_config.hpp"
 #include "ops/isolated_run.hpp"
 #include "ops/numerics/pcc.hpp"
+#include "ops/op_registry.hpp"
 #include "sim/error.hpp"
 
 namespace {
@@ -892,4 +893,51 @@ TEST(MatmulTiming, BatchedBmmRespectsComputeAndBandwidthBounds) {
     EXPECT_LE(duration, 6.0 * std::max(compute, bandwidth));
     EXPECT_LE(cores, units);
   }
+}
+
+// A graph node or `wormsim op` matmul without a compute config gets TT-NN's defaults
+// (ttnn matmul_device_operation.cpp create_matmul_attributes), not the struct's.
+TEST(MatmulRegistration, ComputeConfigDefaultsFollowTtnn) {
+  const wormsim::arch::DeviceSpec spec = wormsim::arch::load_device_spec_by_name("n300");
+  auto compute_of = [&](DataType in0, DataType in1, const nlohmann::json& params) {
+    const TensorSpec a(Shape({1, 1, 256, 256}), in0, Layout::Tile);
+    const TensorSpec b(Shape({1, 1, 256, 256}), in1, Layout::Tile);
+    const auto op = make_operation("matmul", params, {a, b}, spec);
+    return dynamic_cast<const MatmulOp&>(*op).options().compute;
+  };
+  const ComputeKernelConfig bf16 =
+      compute_of(DataType::BFloat16, DataType::BFloat16, nlohmann::json::object());
+  EXPECT_EQ(bf16.math_fidelity, MathFidelity::HiFi2);
+  EXPECT_TRUE(bf16.packer_l1_acc);
+  EXPECT_FALSE(bf16.fp32_dest_acc_en);
+  EXPECT_FALSE(bf16.math_approx_mode);
+  // Two block-float inputs, or a user program config, drop to LoFi.
+  EXPECT_EQ(
+      compute_of(DataType::BFloat8_B, DataType::BFloat8_B, nlohmann::json::object()).math_fidelity,
+      MathFidelity::LoFi);
+  EXPECT_EQ(
+      compute_of(DataType::BFloat16, DataType::BFloat8_B, nlohmann::json::object()).math_fidelity,
+      MathFidelity::HiFi2);
+  const nlohmann::json with_config = {{"program_config",
+                                       {{"kind", "2d"},
+                                        {"grid", {8, 8}},
+                                        {"in0_block_w", 1},
+                                        {"per_core_M", 1},
+                                        {"per_core_N", 1}}}};
+  EXPECT_EQ(compute_of(DataType::BFloat16, DataType::BFloat16, with_config).math_fidelity,
+            MathFidelity::LoFi);
+  // An fp32 output accumulates in an fp32 Dst and packs without L1 accumulation.
+  const ComputeKernelConfig fp32_out =
+      compute_of(DataType::BFloat16, DataType::BFloat16, {{"output_dtype", "float32"}});
+  EXPECT_TRUE(fp32_out.fp32_dest_acc_en);
+  EXPECT_FALSE(fp32_out.packer_l1_acc);
+  EXPECT_EQ(
+      compute_of(DataType::Float32, DataType::Float32, nlohmann::json::object()).math_fidelity,
+      MathFidelity::HiFi4);
+  // What the node says wins.
+  const ComputeKernelConfig given =
+      compute_of(DataType::BFloat16, DataType::BFloat16,
+                 {{"math_fidelity", "HiFi4"}, {"packer_l1_acc", false}});
+  EXPECT_EQ(given.math_fidelity, MathFidelity::HiFi4);
+  EXPECT_FALSE(given.packer_l1_acc);
 }
