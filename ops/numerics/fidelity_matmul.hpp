@@ -86,6 +86,14 @@ void fidelity_eltwise_mul(std::span<const float> a, std::span<const float> b, st
                           DataType a_dtype = DataType::BFloat16,
                           DataType b_dtype = DataType::BFloat16);
 
+// The vector code the BF16-Dst matmul kernel runs: the widest the CPU supports, or narrower if
+// limited. AVX2 and AVX-512 give identical results (the same fused multiply-adds per lane); the
+// baseline x86-64 code has no FMA, so its products may round differently.
+enum class VectorIsa { Baseline, Avx2, Avx512 };
+VectorIsa numerics_vector_isa();
+// Caps numerics_vector_isa() (process-wide; tests compare the paths).
+void limit_numerics_vector_isa(VectorIsa widest);
+
 // Number of fidelity phases: LoFi 1, HiFi2 2, HiFi3 3, HiFi4 4.
 int fidelity_phases(arch::MathFidelity fidelity);
 

@@ -190,6 +190,36 @@ TEST(FidelityMatmul, BlasPathMatchesNaiveReferenceOnRandomData) {
   }
 }
 
+TEST(FidelityMatmul, VectorPathsAgree) {
+  // The BF16-Dst kernel is compiled for AVX-512, AVX2 and baseline x86-64. The two FMA paths
+  // must agree bit for bit (results may not depend on the machine's vector width); the
+  // baseline path is checked against the reference. Odd sizes exercise partial row blocks,
+  // partial panels and a partial last K tile; two K blocks exercise the reload.
+  const std::size_t m = 37, k = 200, n = 75;
+  const std::vector<float> a = random_bf16(m * k, 41), b = random_bf16(k * n, 42);
+  const VectorIsa widest = numerics_vector_isa();
+  for (MathFidelity fidelity : kAllFidelities) {
+    MatmulNumerics numerics;
+    numerics.fidelity = fidelity;
+    numerics.in0_block_w = 4;
+    numerics.packer_l1_acc = true;
+    std::vector<std::vector<float>> results;
+    for (VectorIsa isa : {VectorIsa::Avx512, VectorIsa::Avx2, VectorIsa::Baseline}) {
+      if (isa > widest) continue;  // not on this CPU
+      limit_numerics_vector_isa(isa);
+      ASSERT_EQ(numerics_vector_isa(), isa);
+      results.push_back(run(a, b, m, k, n, numerics));
+    }
+    limit_numerics_vector_isa(VectorIsa::Avx512);
+    const std::vector<float> naive = reference_matmul(a, b, m, k, n, fidelity, false);
+    if (widest >= VectorIsa::Avx512) {
+      EXPECT_EQ(results[0], results[1])
+          << "AVX-512 and AVX2 differ, fidelity " << static_cast<int>(fidelity);
+    }
+    for (const auto& r : results) EXPECT_LT(rel_error(naive, r), 1e-2);
+  }
+}
+
 TEST(FidelityMatmul, AccuracyImprovesWithFidelity) {
   const std::size_t m = 128, k = 1024, n = 128;
   const std::vector<float> a = random_bf16(m * k, 41), b = random_bf16(k * n, 42);
