@@ -267,7 +267,27 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
   BufferSet buffers(device);
   std::map<TensorId, ops::Tensor> values;
 
-  // Sources: buffers and values before the first op; they stay for the whole run.
+  // A given file holds every weight unless synthesising is allowed (a missing one is then an
+  // error naming the dataset); constants come from it only when it has them.
+  auto from_file = [&](const GraphTensor& t) {
+    if (options.weights == nullptr || t.kind == TensorKind::Input) return false;
+    return options.weights->contains(t.name) ||
+           (t.kind == TensorKind::Weight && !options.synthesize_missing_weights);
+  };
+  auto source_values = [&](const GraphTensor& t) -> ops::Tensor {
+    if (!options.numerics) return ops::Tensor(t.spec);
+    if (t.kind == TensorKind::Input) {
+      auto given = options.inputs.find(t.name);
+      if (given != options.inputs.end()) return given->second;
+    }
+    if (from_file(t)) return options.weights->load(t.name, t.spec);
+    return synthetic_tensor(t, options.seed, bounds.count(t.id) ? bounds.at(t.id) : 0);
+  };
+
+  // Sources get their buffers before the first op and keep them for the whole run. Their host
+  // values are made when a node first reads them and dropped after the last reader: each is
+  // deterministic (seeded by name, or the file's), so only host memory changes (holding every
+  // weight as device + golden fp32 would take 8 bytes per parameter for the whole run).
   for (const GraphTensor& t : graph.tensors()) {
     if (t.kind == TensorKind::Activation) continue;
     try {
@@ -276,30 +296,14 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
       throw Error("graph '" + graph.name() + "': cannot place " + std::string(to_string(t.kind)) +
                   " '" + t.name + "': " + e.what());
     }
-    if (!options.numerics) {
-      values.emplace(t.id, ops::Tensor(t.spec));
-      continue;
-    }
-    if (t.kind == TensorKind::Input) {
-      auto given = options.inputs.find(t.name);
-      values.emplace(
-          t.id, given != options.inputs.end()
-                    ? given->second
-                    : synthetic_tensor(t, options.seed, bounds.count(t.id) ? bounds.at(t.id) : 0));
-      continue;
-    }
-    // A weight missing from a given file is an error (it names the dataset) unless synthesising
-    // is allowed; constants come from the file only when it has them.
-    const bool in_file = options.weights != nullptr && options.weights->contains(t.name);
-    const bool must_load = options.weights != nullptr && t.kind == TensorKind::Weight &&
-                           !options.synthesize_missing_weights;
-    if (in_file || must_load) {
-      values.emplace(t.id, options.weights->load(t.name, t.spec));
-      continue;
-    }
-    values.emplace(t.id,
-                   synthetic_tensor(t, options.seed, bounds.count(t.id) ? bounds.at(t.id) : 0));
+    // A missing or mis-shaped dataset stops the run now, not at its first reader.
+    if (options.numerics && from_file(t)) options.weights->check(t.name, t.spec);
   }
+  auto value_of = [&](TensorId id) -> const ops::Tensor& {
+    auto it = values.find(id);
+    if (it == values.end()) it = values.emplace(id, source_values(graph.tensor(id))).first;
+    return it->second;
+  };
 
   if (options.host_io) {
     const sim::Cycle at = engine.now();
@@ -316,6 +320,10 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
     if (graph.tensor(id).kind != TensorKind::Activation || graph_outputs.count(id)) return;
     buffers.free(id);
     values.erase(id);
+  };
+  auto release_source_values = [&](TensorId id) {
+    if (graph.tensor(id).kind != TensorKind::Activation && !graph_outputs.count(id))
+      values.erase(id);
   };
 
   for (std::size_t step = 0; step < order.size(); ++step) {
@@ -335,7 +343,7 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
     std::vector<ops::Tensor> inputs;
     for (TensorId t : node.inputs) {
       in_specs.push_back(graph.spec(t));
-      inputs.push_back(values.at(t));
+      inputs.push_back(value_of(t));
     }
     ops::OpResult result;
     try {
@@ -404,10 +412,12 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
       run.worst_op_pcc = p;
       run.worst_op = node.name;
     }
+    for (TensorId t : std::set<TensorId>(node.inputs.begin(), node.inputs.end())) {
+      if (last_use.at(t) != node.id) continue;
+      release_source_values(t);
+      if (options.free_after_last_use) free_activation(t);
+    }
     if (options.free_after_last_use) {
-      for (TensorId t : std::set<TensorId>(node.inputs.begin(), node.inputs.end())) {
-        if (last_use.at(t) == node.id) free_activation(t);
-      }
       for (TensorId t : node.outputs) {
         if (!last_use.count(t)) free_activation(t);  // nothing reads it
       }
@@ -433,7 +443,7 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
   run.dram_peak_bytes = device.dram(chip).peak_bytes_per_bank() * device.dram(chip).num_banks();
 
   for (TensorId t : graph.outputs()) {
-    const ops::Tensor& value = values.at(t);
+    const ops::Tensor& value = value_of(t);
     run.outputs.emplace(graph.tensor(t).name, value);
     if (const auto p = output_pcc(value); p && (!run.pcc || *p < *run.pcc)) run.pcc = p;
   }

@@ -2,7 +2,8 @@
 // Runs a Graph on one chip of an ops::Device the way a TT-NN program runs a model:
 //
 //  - weights, constants and inputs get their device buffers before the first op and keep them
-//    for the whole run (weights persist on the device between inferences);
+//    for the whole run (weights persist on the device between inferences); with numerics their
+//    host values are made at the first reader and dropped after the last (host memory only);
 //  - nodes run in Graph::topological_order(); each node's output buffers are allocated just
 //    before it runs (Device::allocate, so L1 / DRAM capacity applies) and every activation is
 //    freed right after its last reader (Graph::last_uses), or right after its producer when

@@ -87,6 +87,10 @@ std::vector<std::string> WeightFile::dataset_paths() const {
 }
 
 NamedArray WeightFile::read(const std::string& tensor_name) const {
+  return read_dataset(tensor_name, /*with_values=*/true);
+}
+
+NamedArray WeightFile::read_dataset(const std::string& tensor_name, bool with_values) const {
   const auto path = dataset_for(tensor_name);
   if (!path) {
     std::string nested = tensor_name;
@@ -116,9 +120,11 @@ NamedArray WeightFile::read(const std::string& tensor_name) const {
       count *= d;
     }
     if (array.shape.empty()) array.shape.push_back(1);  // a scalar dataset
-    array.values.resize(count);
-    // HDF5 converts any float (float16 included) or integer storage to native float here.
-    if (count > 0) dataset.read(array.values.data(), H5::PredType::NATIVE_FLOAT);
+    if (with_values) {
+      array.values.resize(count);
+      // HDF5 converts any float (float16 included) or integer storage to native float here.
+      if (count > 0) dataset.read(array.values.data(), H5::PredType::NATIVE_FLOAT);
+    }
   } catch (const H5::Exception& e) {
     throw Error("weights file '" + path_ + "': cannot read dataset '" + *path +
                 "': " + e.getDetailMsg());
@@ -128,26 +134,36 @@ NamedArray WeightFile::read(const std::string& tensor_name) const {
 
 ops::Tensor WeightFile::load(const std::string& tensor_name, const ops::TensorSpec& spec) const {
   NamedArray array = read(tensor_name);
-  const std::vector<std::uint32_t>& expected = spec.logical_shape().dims();
-  if (squeeze_leading(array.shape) != squeeze_leading(expected)) {
-    std::string hint;
-    const auto found = squeeze_leading(array.shape);
-    const auto want = squeeze_leading(expected);
-    if (found.size() == 2 && want.size() == 2 && found[0] == want[1] && found[1] == want[0]) {
-      hint =
-          "; it looks transposed: PyTorch stores linear weights [out, in], the graph wants [in, "
-          "out] "
-          "(scripts/convert_state_dict.py transposes them)";
-    }
-    throw Error("weights file '" + path_ + "': dataset '" + *dataset_for(tensor_name) +
-                "' has shape " + dims_text(array.shape) + ", expected " + dims_text(expected) +
-                " (the logical shape of weight '" + tensor_name + "')" + hint);
-  }
+  check_shape(tensor_name, array.shape, spec);
   return tensor_from_logical(spec, array.values);
 }
 
+void WeightFile::check(const std::string& tensor_name, const ops::TensorSpec& spec) const {
+  check_shape(tensor_name, read_dataset(tensor_name, /*with_values=*/false).shape, spec);
+}
+
+void WeightFile::check_shape(const std::string& tensor_name,
+                             const std::vector<std::uint32_t>& found_shape,
+                             const ops::TensorSpec& spec) const {
+  const std::vector<std::uint32_t>& expected = spec.logical_shape().dims();
+  const auto found = squeeze_leading(found_shape);
+  const auto want = squeeze_leading(expected);
+  if (found == want) return;
+  std::string hint;
+  if (found.size() == 2 && want.size() == 2 && found[0] == want[1] && found[1] == want[0]) {
+    hint =
+        "; it looks transposed: PyTorch stores linear weights [out, in], the graph wants [in, "
+        "out] "
+        "(scripts/convert_state_dict.py transposes them)";
+  }
+  throw Error("weights file '" + path_ + "': dataset '" + *dataset_for(tensor_name) +
+              "' has shape " + dims_text(found_shape) + ", expected " + dims_text(expected) +
+              " (the logical shape of weight '" + tensor_name + "')" + hint);
+}
+
 ops::Tensor tensor_from_logical(const ops::TensorSpec& spec, const std::vector<float>& logical) {
-  const ops::Tensor exact = ops::Tensor::from_logical(spec, logical, /*with_golden=*/true);
+  // The exact values become the golden; the device values are a rounded copy.
+  const ops::Tensor exact = ops::Tensor::from_logical(spec, logical);
   auto values = std::make_shared<std::vector<float>>(exact.values());
   const ops::DataType type = spec.data_type();
   if (type == ops::DataType::UInt32 || type == ops::DataType::Int32) {
@@ -157,7 +173,7 @@ ops::Tensor tensor_from_logical(const ops::TensorSpec& spec, const std::vector<f
   }
   ops::numerics::quantize(*values, static_cast<std::size_t>(spec.physical_height()),
                           spec.physical_width(), type);
-  return ops::Tensor(spec, values, exact.golden_buffer());
+  return ops::Tensor(spec, values, exact.values_buffer());
 }
 
 void write_weight_file(const std::string& path, const std::vector<NamedArray>& arrays,

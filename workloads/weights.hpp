@@ -57,8 +57,15 @@ class WeightFile {
   // the error names the dataset, the expected and the found shape) as the fp32 golden, rounded
   // to spec's data type as the device values.
   ops::Tensor load(const std::string& tensor_name, const ops::TensorSpec& spec) const;
+  // Throws the errors load() would (missing dataset, other shape) without reading the values.
+  void check(const std::string& tensor_name, const ops::TensorSpec& spec) const;
 
  private:
+  // The dataset's shape and, when with_values, its values.
+  NamedArray read_dataset(const std::string& tensor_name, bool with_values) const;
+  void check_shape(const std::string& tensor_name, const std::vector<std::uint32_t>& found,
+                   const ops::TensorSpec& spec) const;
+
   std::string path_;
   std::unique_ptr<H5::H5File> file_;
 };
