@@ -211,12 +211,19 @@ ModelCalibration calibrate_models(const std::filesystem::path& spec_file,
       throw Error(csv_path.string() + ": row '" + name + "' has no measured value ('" + r[c_value] +
                   "')");
     }
+    const arch::DeviceSpec& spec = spec_for(found->device);
+    if (found->dp > spec.num_chips) {
+      // A one-chip candidate spec (--spec) cannot hold a data-parallel row.
+      out.skipped.push_back({name, "needs " + std::to_string(found->dp) + " chips; " + spec.name +
+                                       " has " + std::to_string(spec.num_chips)});
+      continue;
+    }
     CalibrationRow row;
     row.group = "models";
     row.name = name;
     row.measured = *measured;
     row.unit = r[c_unit];
-    row.simulated = simulate(*found, spec_for(found->device), mapping_path.parent_path(), row.note);
+    row.simulated = simulate(*found, spec, mapping_path.parent_path(), row.note);
     row.error_pct = (row.simulated - row.measured) / row.measured * 100.0;
     out.rows.push_back(std::move(row));
   }

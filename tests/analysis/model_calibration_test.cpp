@@ -131,8 +131,21 @@ TEST_F(ModelCalibrationTest, BadMappingsNameTheProblem) {
             std::string::npos);
   std::string three_chips = kMapping;
   three_chips.replace(three_chips.find("\"dp\": 2"), 7, "\"dp\": 3");
-  EXPECT_NE(message_of(three_chips).find("dp 3"), std::string::npos);
+  const ModelCalibration on_n300 = calibrate_models({}, csv, write("three.json", three_chips));
+  ASSERT_EQ(on_n300.skipped.size(), 2u);  // the Galaxy row, and the row needing three chips
+  EXPECT_NE(on_n300.skipped[0].reason.find("needs 3 chips"), std::string::npos);  // CSV order
   EXPECT_THROW(calibrate_models({}, dir_ / "missing.csv", write("ok.json", kMapping)), Error);
+}
+
+TEST_F(ModelCalibrationTest, AOneChipCandidateSpecSkipsDataParallelRows) {
+  // `calibrate --spec FILE` with an n150-like candidate: the dp 2 row is listed, not an error.
+  const auto n150 =
+      std::filesystem::path(WORMSIM_SOURCE_DIR) / "arch" / "specs" / "wormhole_n150.json";
+  const ModelCalibration result =
+      calibrate_models(n150, write("models.csv", kCsv), write("mapping.json", kMapping));
+  EXPECT_EQ(result.rows.size(), 2u);
+  ASSERT_EQ(result.skipped.size(), 2u);
+  EXPECT_NE(result.skipped[0].reason.find("needs 2 chips"), std::string::npos);
 }
 
 TEST(ModelCalibrationData, ProjectMappingNamesRowsOfTheCalibrationFile) {
