@@ -3,14 +3,12 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cstdint>
-#include <cstring>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "ops/numerics/bf16_dst_kernel.hpp"
 #include "ops/numerics/number_formats.hpp"
 #include "sim/error.hpp"
 
@@ -157,240 +155,17 @@ struct TermGemm {
   }
 };
 
-// ---- BF16 Dst: a register-blocked kernel ----------------------------------------------------
-// A 16-bit Dst rounds after every MVMUL (16 deep), so a BLAS call per MVMUL re-reads the whole
-// accumulator from memory every 16 K steps. Instead a block of a few rows x one panel of
-// columns stays in registers for all of K: each MVMUL's dot products build up in separate
-// registers (Dst + dot, as sgemm with beta = 1 and the MVMUL model add them), then Dst is
-// rounded in place. Every output is computed by one thread in a fixed order, and the AVX-512
-// and AVX2 paths do the same fused multiply-adds per lane, so results depend neither on the
-// thread count nor on the vector width (only the baseline path, without FMA, may differ).
-constexpr std::size_t kAvx2Rows = 4;
-constexpr std::size_t kAvx512Rows = 6;
-// Below this many multiply-adds one thread does the whole product (thread start-up dominates).
-constexpr std::size_t kParallelMacs = std::size_t{1} << 22;
-
-// The helpers below are always inlined, so passing vectors by value never crosses an ABI
-// boundary in the narrower clones; GCC warns about the declarations regardless.
-#pragma GCC diagnostic ignored "-Wpsabi"
-using Vec8 = float __attribute__((vector_size(32)));
-using Bits8 = std::uint32_t __attribute__((vector_size(32)));
-using Vec16 = float __attribute__((vector_size(64)));
-using Bits16 = std::uint32_t __attribute__((vector_size(64)));
-
-template <typename V>
-[[gnu::always_inline]] inline V load_lanes(const float* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename V>
-[[gnu::always_inline]] inline void store_lanes(float* p, V v) {
-  std::memcpy(p, &v, sizeof v);
-}
-
-// round_bits_nearest_even<16> of number_formats.cpp on every lane (same results bit for bit:
-// nearest even, zero / denormal flushed to signed zero, NaN kept quiet).
-template <typename V, typename Bits>
-[[gnu::always_inline]] inline V round_bf16_lanes(V x) {
-  const Bits u = reinterpret_cast<Bits>(x);  // a vector cast keeps the bits
-  const Bits lsb = (u >> 16) & 1u;
-  Bits rounded = (u + 0x7FFFu + lsb) & 0xFFFF0000u;
-  const auto flushed = (rounded & kExpMask) == 0u;
-  rounded = flushed ? (rounded & 0x80000000u) : rounded;
-  const auto is_nan = (u & 0x7FFFFFFFu) > kExpMask;
-  rounded = is_nan ? ((u | 0x00400000u) & 0xFFFF0000u) : rounded;
-  return reinterpret_cast<V>(rounded);
-}
-
-// One term's in1 part packed as column panels: panel p holds columns [p w, p w + w) as k rows
-// of w floats, zero past n, so the kernel reads it contiguously.
-std::vector<float> pack_panels(const float* b, std::size_t k, std::size_t n, std::size_t width) {
-  const std::size_t panels = (n + width - 1) / width;
-  std::vector<float> out(panels * k * width, 0.0f);
-  for (std::size_t p = 0; p < panels; ++p) {
-    const std::size_t cols = std::min(width, n - p * width);
-    for (std::size_t kk = 0; kk < k; ++kk) {
-      std::copy_n(b + kk * n + p * width, cols, out.data() + (p * k + kk) * width);
-    }
-  }
-  return out;
-}
-
-struct Bf16DstProduct {
-  std::vector<const float*> in0;  // per term: its in0 part, m x k row-major
-  std::vector<const float*> in1;  // per term: its packed in1 panels
-  VectorIsa isa;                  // which compiled loop runs
-  std::size_t panel_cols;         // columns per panel (two vectors)
-  std::size_t m, k, n;
-  std::size_t k0, kb;  // the K block being accumulated
-  float* dst;          // m x n, holds the block's starting Dst
-};
-
-// Rows [r0, r0 + R) x panel `panel` of the product, all of the K block; a panel is two vectors.
-template <typename V, typename Bits, std::size_t R>
-[[gnu::always_inline]] inline void dst_block(const Bf16DstProduct& g, std::size_t r0,
-                                             std::size_t panel) {
-  constexpr std::size_t kLanes = sizeof(V) / sizeof(float);
-  constexpr std::size_t kCols = 2 * kLanes;
-  const std::size_t c0 = panel * kCols;
-  const std::size_t cols = std::min(kCols, g.n - c0);
-  float buffer[R][kCols] = {};
-  for (std::size_t i = 0; i < R; ++i) std::copy_n(g.dst + (r0 + i) * g.n + c0, cols, buffer[i]);
-  V acc[R][2];
-  for (std::size_t i = 0; i < R; ++i) {
-    acc[i][0] = load_lanes<V>(buffer[i]);
-    acc[i][1] = load_lanes<V>(buffer[i] + kLanes);
-  }
-  const std::size_t k_end = g.k0 + g.kb;
-  for (std::size_t kt = g.k0; kt < k_end; kt += kTileK) {
-    const std::size_t tile_end = std::min(kt + kTileK, k_end);
-    // Per tile the phases are the outer loop and the two K faces the inner one (tt-llk order).
-    for (std::size_t t = 0; t < g.in0.size(); ++t) {
-      const float* a = g.in0[t] + r0 * g.k;
-      const float* b = g.in1[t] + panel * g.k * kCols;
-      for (std::size_t kf = kt; kf < tile_end; kf += kMvmulK) {
-        const std::size_t face_end = std::min(kf + kMvmulK, tile_end);
-        // Fully unrolled over the rows so the accumulators stay in registers.
-        V dot[R][2] = {};
-        for (std::size_t kk = kf; kk < face_end; ++kk) {
-          const V b0 = load_lanes<V>(b + kk * kCols), b1 = load_lanes<V>(b + kk * kCols + kLanes);
-#pragma GCC unroll 8
-          for (std::size_t i = 0; i < R; ++i) {
-            const float x = a[i * g.k + kk];
-            dot[i][0] += x * b0;
-            dot[i][1] += x * b1;
-          }
-        }
-#pragma GCC unroll 8
-        for (std::size_t i = 0; i < R; ++i) {
-          acc[i][0] = round_bf16_lanes<V, Bits>(acc[i][0] + dot[i][0]);
-          acc[i][1] = round_bf16_lanes<V, Bits>(acc[i][1] + dot[i][1]);
-        }
-      }
-    }
-  }
-  for (std::size_t i = 0; i < R; ++i) {
-    store_lanes(buffer[i], acc[i][0]);
-    store_lanes(buffer[i] + kLanes, acc[i][1]);
-    std::copy_n(buffer[i], cols, g.dst + (r0 + i) * g.n + c0);
-  }
-}
-
-// Rows [r0, r0 + rows) with rows <= kRows: the block size as a compile-time constant.
-template <typename V, typename Bits, std::size_t kRows>
-[[gnu::always_inline]] inline void dst_rows(const Bf16DstProduct& g, std::size_t r0,
-                                            std::size_t rows, std::size_t panel) {
-  if constexpr (kRows > 0) {
-    if (rows == kRows) {
-      dst_block<V, Bits, kRows>(g, r0, panel);
-    } else {
-      dst_rows<V, Bits, kRows - 1>(g, r0, rows, panel);
-    }
-  }
-}
-
-// Row blocks [first, last) of kRows rows each, every panel. kRows x two vectors of dot products
-// and as many of Dst fill the register file: 4 rows with AVX2's 16 registers, 6 with AVX-512's 32.
-template <typename V, typename Bits, std::size_t kRows>
-[[gnu::always_inline]] inline void dst_row_blocks_body(const Bf16DstProduct& g, std::size_t first,
-                                                       std::size_t last) {
-  const std::size_t panels = (g.n + g.panel_cols - 1) / g.panel_cols;
-  for (std::size_t block = first; block < last; ++block) {
-    const std::size_t r0 = block * kRows;
-    const std::size_t rows = std::min(kRows, g.m - r0);
-    for (std::size_t panel = 0; panel < panels; ++panel)
-      dst_rows<V, Bits, kRows>(g, r0, rows, panel);
-  }
-}
-
-// The loop compiled three times; numerics_vector_isa() picks.
-[[gnu::target("avx512f,fma")]] void dst_row_blocks_avx512(const Bf16DstProduct& g,
-                                                          std::size_t first, std::size_t last) {
-  dst_row_blocks_body<Vec16, Bits16, kAvx512Rows>(g, first, last);
-}
-
-[[gnu::target("avx2,fma")]] void dst_row_blocks_avx2(const Bf16DstProduct& g, std::size_t first,
-                                                     std::size_t last) {
-  dst_row_blocks_body<Vec8, Bits8, kAvx2Rows>(g, first, last);
-}
-
-void dst_row_blocks_baseline(const Bf16DstProduct& g, std::size_t first, std::size_t last) {
-  dst_row_blocks_body<Vec8, Bits8, kAvx2Rows>(g, first, last);
-}
-
-std::atomic<VectorIsa> vector_isa_limit{VectorIsa::Avx512};
-
-VectorIsa cpu_vector_isa() {
-  static const VectorIsa isa = [] {
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
-      return VectorIsa::Avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return VectorIsa::Avx2;
-    return VectorIsa::Baseline;
-  }();
-  return isa;
-}
-
-// Rows per register block of the chosen path.
-std::size_t dst_block_rows() {
-  return numerics_vector_isa() == VectorIsa::Avx512 ? kAvx512Rows : kAvx2Rows;
-}
-
-// Columns per panel of the chosen path: two vectors.
-std::size_t dst_panel_cols() {
-  return numerics_vector_isa() == VectorIsa::Avx512 ? 2 * sizeof(Vec16) / sizeof(float)
-                                                    : 2 * sizeof(Vec8) / sizeof(float);
-}
-
-void dst_row_blocks(const Bf16DstProduct& g, std::size_t first, std::size_t last) {
-  switch (g.isa) {
-    case VectorIsa::Avx512:
-      dst_row_blocks_avx512(g, first, last);
-      return;
-    case VectorIsa::Avx2:
-      dst_row_blocks_avx2(g, first, last);
-      return;
-    case VectorIsa::Baseline:
-      dst_row_blocks_baseline(g, first, last);
-      return;
-  }
-}
-
-void bf16_dst_product(const Bf16DstProduct& g) {
-  const std::size_t rows = dst_block_rows();
-  const std::size_t blocks = (g.m + rows - 1) / rows;
-  const std::size_t macs = g.m * g.n * g.kb * g.in0.size();
-  const std::size_t threads =
-      macs < kParallelMacs
-          ? 1
-          : std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, blocks);
-  if (threads <= 1) {
-    dst_row_blocks(g, 0, blocks);
-    return;
-  }
-  std::vector<std::thread> workers;
-  for (std::size_t w = 1; w < threads; ++w) {
-    workers.emplace_back([&g, w, threads, blocks] {
-      dst_row_blocks(g, blocks * w / threads, blocks * (w + 1) / threads);
-    });
-  }
-  dst_row_blocks(g, 0, blocks / threads);
-  for (auto& worker : workers) worker.join();
-}
-
 // Accumulates K range [k0, k0+kb) into dst (m x n) as Dst would.
 void accumulate_block(const TermGemm& gemm, const std::vector<Term>& terms, bool fp32_dest,
                       std::size_t m, std::size_t k0, std::size_t kb, std::span<float> dst,
-                      const std::vector<std::vector<float>>& packed_in1) {
+                      VectorIsa isa, const std::vector<std::vector<float>>& packed_in1) {
   if (fp32_dest) {
     // FP32 Dst: the per-MVMUL additions are plain fp32 adds; only their order differs.
     for (const Term& term : terms) gemm(term, 0, m, k0, kb, dst.data());
     return;
   }
   // BF16 Dst: each MVMUL (one phase, 16 deep) rounds Dst to BF16.
-  Bf16DstProduct product{
-      {}, {}, numerics_vector_isa(), dst_panel_cols(), m, gemm.k, gemm.n, k0, kb, dst.data()};
+  Bf16DstProduct product{isa, {}, {}, m, gemm.k, gemm.n, k0, kb, dst.data()};
   for (std::size_t t = 0; t < terms.size(); ++t) {
     product.in0.push_back(gemm.in0.part(terms[t].in0).data());
     product.in1.push_back(packed_in1[t].data());
@@ -403,14 +178,6 @@ void pack_as(std::span<float> values, std::size_t rows, std::size_t cols, DataTy
 }
 
 }  // namespace
-
-VectorIsa numerics_vector_isa() {
-  return std::min(cpu_vector_isa(), vector_isa_limit.load(std::memory_order_relaxed));
-}
-
-void limit_numerics_vector_isa(VectorIsa widest) {
-  vector_isa_limit.store(widest, std::memory_order_relaxed);
-}
 
 int fidelity_phases(arch::MathFidelity fidelity) {
   switch (fidelity) {
@@ -459,11 +226,13 @@ void fidelity_matmul(std::span<const float> a, std::span<const float> b, std::sp
   const SlicedOperand in1 =
       slice_for_terms<kSrcAHiKeep, kSrcALoKeep>(b, numerics.in1_dtype, terms, &Term::in1);
   const TermGemm gemm{in0, in1, k, n};
-  // The BF16-Dst kernel reads in1 as column panels, packed once for all K blocks.
+  // The BF16-Dst kernel reads in1 as column panels, packed once for all K blocks; the vector
+  // code is chosen once per call (panel width and rows depend on it).
+  const VectorIsa isa = numerics_vector_isa();
   std::vector<std::vector<float>> packed_in1;
   if (!numerics.fp32_dest_acc && m > 0 && n > 0) {
     for (const Term& term : terms) {
-      packed_in1.push_back(pack_panels(in1.part(term.in1).data(), k, n, dst_panel_cols()));
+      packed_in1.push_back(pack_bf16_dst_panels(in1.part(term.in1).data(), k, n, isa));
     }
   }
 
@@ -486,7 +255,7 @@ void fidelity_matmul(std::span<const float> a, std::span<const float> b, std::sp
     const std::size_t k0 = block * block_k;
     const std::size_t kb = std::min(block_k, k - std::min(k, k0));
     if (kb > 0 && m > 0 && n > 0) {
-      accumulate_block(gemm, terms, numerics.fp32_dest_acc, m, k0, kb, dst, packed_in1);
+      accumulate_block(gemm, terms, numerics.fp32_dest_acc, m, k0, kb, dst, isa, packed_in1);
     }
     if (last) break;
     if (numerics.packer_l1_acc && block > 0) {

@@ -190,33 +190,74 @@ TEST(FidelityMatmul, BlasPathMatchesNaiveReferenceOnRandomData) {
   }
 }
 
+// Restores the process-wide vector code limit even when an assertion returns early.
+struct VectorIsaLimit {
+  explicit VectorIsaLimit(VectorIsa isa) { limit_numerics_vector_isa(isa); }
+  ~VectorIsaLimit() { limit_numerics_vector_isa(VectorIsa::Avx512); }
+  VectorIsaLimit(const VectorIsaLimit&) = delete;
+  VectorIsaLimit& operator=(const VectorIsaLimit&) = delete;
+};
+
+// Runs the product under every vector code this CPU has, widest first.
+std::vector<std::vector<float>> run_each_isa(const std::vector<float>& a,
+                                             const std::vector<float>& b, std::size_t m,
+                                             std::size_t k, std::size_t n,
+                                             const MatmulNumerics& numerics) {
+  const VectorIsa widest = numerics_vector_isa();
+  std::vector<std::vector<float>> results;
+  for (VectorIsa isa : {VectorIsa::Avx512, VectorIsa::Avx2, VectorIsa::Baseline}) {
+    if (isa > widest) continue;  // not on this CPU
+    const VectorIsaLimit limit(isa);
+    EXPECT_EQ(numerics_vector_isa(), isa);
+    results.push_back(run(a, b, m, k, n, numerics));
+  }
+  return results;
+}
+
 TEST(FidelityMatmul, VectorPathsAgree) {
-  // The BF16-Dst kernel is compiled for AVX-512, AVX2 and baseline x86-64. The two FMA paths
-  // must agree bit for bit (results may not depend on the machine's vector width); the
-  // baseline path is checked against the reference. Odd sizes exercise partial row blocks,
-  // partial panels and a partial last K tile; two K blocks exercise the reload.
+  // The BF16-Dst kernel is compiled for AVX-512, AVX2 and baseline x86-64. The FMA paths must
+  // agree bit for bit (results may not depend on the machine's vector width); every path is
+  // checked against the reference. Odd sizes exercise partial row blocks, partial panels and a
+  // partial last K tile; two K blocks exercise the reload.
   const std::size_t m = 37, k = 200, n = 75;
   const std::vector<float> a = random_bf16(m * k, 41), b = random_bf16(k * n, 42);
-  const VectorIsa widest = numerics_vector_isa();
+  const bool has_two_fma_paths = numerics_vector_isa() == VectorIsa::Avx512;
   for (MathFidelity fidelity : kAllFidelities) {
     MatmulNumerics numerics;
     numerics.fidelity = fidelity;
     numerics.in0_block_w = 4;
     numerics.packer_l1_acc = true;
-    std::vector<std::vector<float>> results;
-    for (VectorIsa isa : {VectorIsa::Avx512, VectorIsa::Avx2, VectorIsa::Baseline}) {
-      if (isa > widest) continue;  // not on this CPU
-      limit_numerics_vector_isa(isa);
-      ASSERT_EQ(numerics_vector_isa(), isa);
-      results.push_back(run(a, b, m, k, n, numerics));
-    }
-    limit_numerics_vector_isa(VectorIsa::Avx512);
-    const std::vector<float> naive = reference_matmul(a, b, m, k, n, fidelity, false);
-    if (widest >= VectorIsa::Avx512) {
+    const std::vector<std::vector<float>> results = run_each_isa(a, b, m, k, n, numerics);
+    if (has_two_fma_paths) {
       EXPECT_EQ(results[0], results[1])
           << "AVX-512 and AVX2 differ, fidelity " << static_cast<int>(fidelity);
     }
+    const std::vector<float> naive = reference_matmul(a, b, m, k, n, fidelity, false);
     for (const auto& r : results) EXPECT_LT(rel_error(naive, r), 1e-2);
+  }
+}
+
+TEST(FidelityMatmul, ThreadedProductEqualsTheSingleThreadedRows) {
+  // Large enough to be split over threads: each output row must come out as it does when its
+  // rows are computed alone (one thread, a small product), on every vector path.
+  const std::size_t m = 197, k = 256, n = 160;  // 197 rows: ragged blocks per thread
+  const std::vector<float> a = random_bf16(m * k, 51), b = random_bf16(k * n, 52);
+  MatmulNumerics numerics;
+  numerics.fidelity = MathFidelity::HiFi4;
+  const std::vector<std::vector<float>> whole = run_each_isa(a, b, m, k, n, numerics);
+  const std::size_t rows_alone = 3;  // three rows: far below the threading threshold
+  for (std::size_t r0 : {std::size_t{0}, std::size_t{61}, m - rows_alone}) {
+    const std::vector<float> a_rows(a.begin() + static_cast<std::ptrdiff_t>(r0 * k),
+                                    a.begin() + static_cast<std::ptrdiff_t>((r0 + rows_alone) * k));
+    const std::vector<std::vector<float>> alone =
+        run_each_isa(a_rows, b, rows_alone, k, n, numerics);
+    ASSERT_EQ(alone.size(), whole.size());
+    for (std::size_t p = 0; p < whole.size(); ++p) {
+      const std::vector<float> expected(
+          whole[p].begin() + static_cast<std::ptrdiff_t>(r0 * n),
+          whole[p].begin() + static_cast<std::ptrdiff_t>((r0 + rows_alone) * n));
+      EXPECT_EQ(alone[p], expected) << "rows " << r0 << ", path " << p;
+    }
   }
 }
 
