@@ -43,6 +43,17 @@ T required(const nlohmann::json& object, const std::string& key, const std::stri
   }
 }
 
+// A whole number >= 1 (a negative JSON number would otherwise wrap to a huge unsigned one).
+std::uint32_t positive(const nlohmann::json& object, const std::string& key,
+                       const std::string& where) {
+  const auto value = required<std::int64_t>(object, key, where);
+  if (value < 1 || value > 1'000'000) {
+    throw Error(where + ": \"" + key + "\" must be a whole number >= 1, not " +
+                std::to_string(value));
+  }
+  return static_cast<std::uint32_t>(value);
+}
+
 std::vector<ModelRunMapping> load_mapping(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) throw Error("cannot read the model calibration mapping " + file.string());
@@ -72,13 +83,13 @@ std::vector<ModelRunMapping> load_mapping(const std::filesystem::path& file) {
     m.fidelity = required<std::string>(config, "fidelity", config_where);
     m.strategy = required<std::string>(config, "strategy", config_where);
     m.device = required<std::string>(row, "device", where);
-    m.dp = required<std::uint32_t>(row, "dp", where);
-    m.batch = required<std::uint32_t>(row, "batch", where);
+    m.dp = positive(row, "dp", where);
+    m.batch = positive(row, "batch", where);
     const auto dispatch =
         workloads::parse_dispatch_mode(required<std::string>(row, "dispatch", where));
     if (!dispatch) throw Error(where + ": \"dispatch\" must be trace or eager");
     m.host.dispatch = *dispatch;
-    m.host.command_queues = required<std::uint32_t>(row, "command_queues", where);
+    m.host.command_queues = positive(row, "command_queues", where);
     check_host_mode(m.host);
     const auto compare = required<std::string>(row, "compare", where);
     if (compare == "device samples/s") {
@@ -203,7 +214,8 @@ ModelCalibration calibrate_models(const std::filesystem::path& spec_file,
     });
     if (found == mapping.end()) {
       out.skipped.push_back({name, "no mapping in " + mapping_path.filename().string() +
-                                       " (the simulator models one N300 card: two chips)"});
+                                       " (rows needing more than the two chips of an N300 have "
+                                       "none)"});
       continue;
     }
     const std::optional<double> measured = parse_measured_value(r[c_value]);

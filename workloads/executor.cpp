@@ -341,12 +341,14 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
     }
     std::vector<ops::TensorSpec> in_specs;
     std::vector<ops::Tensor> inputs;
-    for (TensorId t : node.inputs) {
-      in_specs.push_back(graph.spec(t));
-      inputs.push_back(value_of(t));
-    }
     ops::OpResult result;
     try {
+      // A source's values are made here, at its first reader, so a bad init or an unreadable
+      // dataset is reported with the node that needed it.
+      for (TensorId t : node.inputs) {
+        in_specs.push_back(graph.spec(t));
+        inputs.push_back(value_of(t));
+      }
       // --strict: a program config the graph requests may not fall back to an automatic one.
       nlohmann::json params = node.params;
       if (options.strict_program_configs && params.is_object() && params.contains("program_config"))

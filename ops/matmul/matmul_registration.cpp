@@ -44,9 +44,9 @@ MatmulProgramConfig parse_program_config(const nlohmann::json& p, const std::str
 }
 
 // The compute config TT-NN's matmul uses when the caller passes none (create_matmul_attributes in
-// ttnn matmul_device_operation.cpp): HiFi2 only for an automatic config on the default grid
-// with a 16-bit input, else LoFi, HiFi4 for two fp32 inputs; fp32 accumulation for an fp32
-// output, packer L1 accumulation otherwise; no approximation.
+// ttnn matmul_device_operation.cpp): HiFi2 when there is no program config and no user grid and
+// not both inputs are block floats, else LoFi; HiFi4 for two fp32 inputs; fp32 accumulation for
+// an fp32 output, packer L1 accumulation otherwise; no approximation.
 ComputeKernelConfig ttnn_matmul_compute_defaults(const std::vector<TensorSpec>& inputs,
                                                  std::optional<DataType> output_dtype,
                                                  bool has_program_config, bool has_user_grid) {

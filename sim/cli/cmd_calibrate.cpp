@@ -106,7 +106,9 @@ const CommandRegistration registration(60, [](CLI::App& app) {
   cmd->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
-  cmd->add_option("--groups", o->groups, "Groups to run: matmul, microbenchmarks, models")
+  cmd->add_option("--groups", o->groups,
+                  "Groups to run: matmul, microbenchmarks, models (the models group simulates "
+                  "whole ViT-base runs, about 5 s, on the devices its mapping names, or on --spec)")
       ->capture_default_str();
   cmd->add_option("--matmul-device", o->matmul_device,
                   "Device of the matmul rows (measured on n150)")

@@ -129,6 +129,9 @@ TEST_F(ModelCalibrationTest, BadMappingsNameTheProblem) {
       "dispatch": "trace", "command_queues": 1, "compare": "device samples/s"}]})")
                 .find("configuration 'nope'"),
             std::string::npos);
+  std::string negative = kMapping;
+  negative.replace(negative.find("\"dp\": 2"), 7, "\"dp\": -1");
+  EXPECT_NE(message_of(negative).find("\"dp\" must be a whole number >= 1"), std::string::npos);
   std::string three_chips = kMapping;
   three_chips.replace(three_chips.find("\"dp\": 2"), 7, "\"dp\": 3");
   const ModelCalibration on_n300 = calibrate_models({}, csv, write("three.json", three_chips));
