@@ -163,4 +163,8 @@ std::filesystem::path calibration_directory() {
   return WORMSIM_CALIBRATION_DIR;
 }
 
+std::filesystem::path project_data_directory() {
+  return std::filesystem::path(WORMSIM_SOURCE_DIR) / "analysis" / "data";
+}
+
 }  // namespace wormsim::analysis

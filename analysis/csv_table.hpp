@@ -31,5 +31,7 @@ std::optional<double> parse_measured_value(const std::string& text, std::size_t 
 
 // ../shared/calibration (or $WORMSIM_CALIBRATION_DIR).
 std::filesystem::path calibration_directory();
+// analysis/data in the source tree: the project's own reference rows and mappings.
+std::filesystem::path project_data_directory();
 
 }  // namespace wormsim::analysis

@@ -40,8 +40,6 @@ const std::vector<ReferenceRow>& reference_rows() {
   return rows;
 }
 
-std::filesystem::path project_data_directory() { return std::filesystem::path(WORMSIM_SOURCE_DIR) / "analysis" / "data"; }
-
 bool contains(const std::string& haystack, const std::string& needle) {
   return needle.empty() || haystack.find(needle) != std::string::npos;
 }

@@ -10,6 +10,7 @@
 #include "analysis/run_profile.hpp"
 #include "analysis/strategy_compare.hpp"
 #include "ops/device.hpp"
+#include "ops/op_registry.hpp"
 #include "sim/error.hpp"
 #include "workloads/executor.hpp"
 #include "workloads/graph_source.hpp"
@@ -33,20 +34,21 @@ struct ModelRunMapping {
   std::string why;
 };
 
-template <typename T>
-T required(const nlohmann::json& object, const std::string& key, const std::string& where) {
-  if (!object.contains(key)) throw Error(where + " has no \"" + key + "\"");
-  try {
-    return object.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(where + ": \"" + key + "\" has the wrong type");
-  }
+// Required fields, read with the op-parameter helpers (which name a field of the wrong type).
+void require(const nlohmann::json& object, const std::string& key, const std::string& where) {
+  if (!object.is_object() || !object.contains(key)) throw Error(where + " has no \"" + key + "\"");
+}
+
+std::string text(const nlohmann::json& object, const std::string& key, const std::string& where) {
+  require(object, key, where);
+  return ops::param_string(object, where, key, "");
 }
 
 // A whole number >= 1 (a negative JSON number would otherwise wrap to a huge unsigned one).
 std::uint32_t positive(const nlohmann::json& object, const std::string& key,
                        const std::string& where) {
-  const auto value = required<std::int64_t>(object, key, where);
+  require(object, key, where);
+  const std::int64_t value = ops::param_int(object, where, key, 0);
   if (value < 1 || value > 1'000'000) {
     throw Error(where + ": \"" + key + "\" must be a whole number >= 1, not " +
                 std::to_string(value));
@@ -63,35 +65,36 @@ std::vector<ModelRunMapping> load_mapping(const std::filesystem::path& file) {
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(file.string() + " is not valid JSON: " + e.what());
   }
-  const auto configurations = required<nlohmann::json>(json, "configurations", file.string());
+  require(json, "configurations", file.string());
+  require(json, "rows", file.string());
+  const nlohmann::json& configurations = json.at("configurations");
   std::vector<ModelRunMapping> out;
-  for (const auto& row : required<nlohmann::json>(json, "rows", file.string())) {
+  for (const auto& row : json.at("rows")) {
     const std::string where = file.string() + " row";
     ModelRunMapping m;
-    m.model = required<std::string>(row, "model", where);
-    m.hardware = required<std::string>(row, "hardware", where);
-    m.metric = required<std::string>(row, "metric", where);
-    const auto config_name = required<std::string>(row, "configuration", where);
+    m.model = text(row, "model", where);
+    m.hardware = text(row, "hardware", where);
+    m.metric = text(row, "metric", where);
+    const auto config_name = text(row, "configuration", where);
     if (!configurations.contains(config_name)) {
       throw Error(where + " names configuration '" + config_name + "', which " + file.string() +
                   " does not define");
     }
     const nlohmann::json& config = configurations.at(config_name);
     const std::string config_where = file.string() + " configuration '" + config_name + "'";
-    m.zoo_model = required<std::string>(config, "zoo_model", config_where);
-    m.dtype = required<std::string>(config, "dtype", config_where);
-    m.fidelity = required<std::string>(config, "fidelity", config_where);
-    m.strategy = required<std::string>(config, "strategy", config_where);
-    m.device = required<std::string>(row, "device", where);
+    m.zoo_model = text(config, "zoo_model", config_where);
+    m.dtype = text(config, "dtype", config_where);
+    m.fidelity = text(config, "fidelity", config_where);
+    m.strategy = text(config, "strategy", config_where);
+    m.device = text(row, "device", where);
     m.dp = positive(row, "dp", where);
     m.batch = positive(row, "batch", where);
-    const auto dispatch =
-        workloads::parse_dispatch_mode(required<std::string>(row, "dispatch", where));
+    const auto dispatch = workloads::parse_dispatch_mode(text(row, "dispatch", where));
     if (!dispatch) throw Error(where + ": \"dispatch\" must be trace or eager");
     m.host.dispatch = *dispatch;
     m.host.command_queues = positive(row, "command_queues", where);
     check_host_mode(m.host);
-    const auto compare = required<std::string>(row, "compare", where);
+    const auto compare = text(row, "compare", where);
     if (compare == "device samples/s") {
       m.compare = ModelRunMapping::Compare::Device;
     } else if (compare == "device kernel samples/s") {
@@ -176,7 +179,7 @@ double simulate(const ModelRunMapping& m, const arch::DeviceSpec& spec,
 }  // namespace
 
 std::filesystem::path default_model_calibration_mapping() {
-  return std::filesystem::path(WORMSIM_SOURCE_DIR) / "analysis" / "data" / "model_calibration.json";
+  return project_data_directory() / "model_calibration.json";
 }
 
 ModelCalibration calibrate_models(const std::filesystem::path& spec_file,

@@ -15,8 +15,6 @@
 namespace wormsim::ops::numerics {
 namespace {
 
-constexpr std::size_t kTileK = 32;   // K depth of one tile product
-constexpr std::size_t kMvmulK = 16;  // K depth of one MVMUL
 // Below this many multiply-adds one thread does the whole product (thread start-up dominates).
 constexpr std::size_t kParallelMacs = std::size_t{1} << 22;
 

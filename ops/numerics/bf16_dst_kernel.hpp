@@ -16,6 +16,9 @@
 
 namespace wormsim::ops::numerics {
 
+inline constexpr std::size_t kTileK = 32;   // K depth of one tile product
+inline constexpr std::size_t kMvmulK = 16;  // K depth of one MVMUL
+
 // One K block of C += sum over terms of in0_t @ in1_t, rounding Dst to BF16 after every MVMUL.
 struct Bf16DstProduct {
   VectorIsa isa;                  // which compiled loop runs (sets rows and panel width)

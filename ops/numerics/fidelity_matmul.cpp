@@ -26,9 +26,6 @@ constexpr std::uint32_t kSrcALoKeep = 0xFFFFC000u;  // ... + mantissa 18..14
 constexpr std::uint32_t kSrcBHiKeep = 0xFFFE0000u;  // implicit 1 + mantissa 22..17
 constexpr std::uint32_t kSrcBLoKeep = 0xFFFFE000u;  // ... + mantissa 16..13
 
-constexpr std::size_t kTileK = 32;   // K depth of one tile product
-constexpr std::size_t kMvmulK = 16;  // K depth of one MVMUL
-
 std::uint32_t src_keep_mask(DataType dtype) {
   return dtype == DataType::Float32 ? kTf32Keep : kBf16Keep;
 }
