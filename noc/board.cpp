@@ -204,4 +204,15 @@ const sim::BusyStats& Board::ethernet_stats(std::uint32_t link_index, bool a_to_
   return *(a_to_b ? link.a_to_b.element.stats : link.b_to_a.element.stats);
 }
 
+Cycle Board::busy_until() const {
+  Cycle latest =
+      std::max(pcie_to_device_.timeline.busy_until(), pcie_to_host_.timeline.busy_until());
+  for (const auto& chip : chips_) latest = std::max(latest, chip->busy_until());
+  for (const EthernetLink& link : links_) {
+    latest = std::max({latest, link.a_to_b.element.timeline.busy_until(),
+                       link.b_to_a.element.timeline.busy_until()});
+  }
+  return latest;
+}
+
 }  // namespace wormsim::noc

@@ -39,6 +39,14 @@ class Board {
 
   const sim::BusyStats& ethernet_stats(std::uint32_t link_index, bool a_to_b) const;
 
+  // The latest time any element of the card (every chip's fabric, Ethernet, PCIe) is booked
+  // until: at or before now, nothing booked so far can delay new traffic.
+  Cycle busy_until() const;
+  // The only state besides bookings that steers later traffic: which Ethernet link user
+  // traffic takes next (round robin). Saved and restored by op timing reuse.
+  std::uint64_t link_rotation() const noexcept { return round_robin_; }
+  void set_link_rotation(std::uint64_t value) noexcept { round_robin_ = value; }
+
  private:
   struct EthernetDirection {
     Element element;

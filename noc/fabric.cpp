@@ -323,6 +323,14 @@ std::uint64_t ChipFabric::total_link_bytes() const {
   return total;
 }
 
+Cycle ChipFabric::busy_until() const {
+  Cycle latest = 0;
+  for (const std::vector<Element>* group : {&links_, &nius_, &banks_, &controllers_}) {
+    for (const Element& element : *group) latest = std::max(latest, element.timeline.busy_until());
+  }
+  return latest;
+}
+
 // ---------------------------------------------------------------- NocPort
 
 NocPort::NocPort(ChipFabric& fabric, NocId noc, Coord self)

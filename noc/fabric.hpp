@@ -66,6 +66,9 @@ class ChipFabric {
   const sim::BusyStats& link_stats(LinkId link) const { return *links_[link].stats; }
   const sim::BusyStats& dram_bank_stats(std::uint32_t bank) const { return *banks_.at(bank).stats; }
   std::uint64_t total_link_bytes() const;
+  // The latest time any element of the chip (link, NIU port, DRAM bank or controller) is booked
+  // until: at or before now, the fabric is idle from now on.
+  Cycle busy_until() const;
 
  private:
   struct PathStep {

@@ -26,6 +26,8 @@ class Timeline {
   std::pair<Cycle, Cycle> book_pieces(Cycle earliest, Cycle duration, Cycle min_piece, Cycle now);
 
   std::size_t pending_intervals() const noexcept { return busy_.size(); }
+  // End of the last booked interval (0 if nothing was ever booked).
+  Cycle busy_until() const noexcept { return busy_.empty() ? 0 : busy_.back().end; }
 
  private:
   struct Interval {

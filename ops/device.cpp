@@ -2,14 +2,19 @@
 
 #include <algorithm>
 
+#include "ops/op_timing_reuse.hpp"
+
 namespace wormsim::ops {
 
-Device::Device(arch::DeviceSpec spec) : spec_(std::move(spec)), l1_(spec_) {
+Device::Device(arch::DeviceSpec spec)
+    : spec_(std::move(spec)), l1_(spec_), timing_reuse_(std::make_unique<OpTimingReuse>()) {
   board_ = std::make_unique<noc::Board>(engine_, spec_);
   for (std::uint32_t chip = 0; chip < spec_.num_chips; ++chip) {
     dram_.push_back(std::make_unique<arch::DramAllocator>(spec_, chip));
   }
 }
+
+Device::~Device() = default;
 
 arch::DramAllocator& Device::dram(std::uint32_t chip) {
   if (chip >= dram_.size()) throw Error("chip " + std::to_string(chip) + " does not exist on " + spec_.name);

@@ -13,6 +13,8 @@
 
 namespace wormsim::ops {
 
+class OpTimingReuse;
+
 // A tensor's buffer on the device: where its pages live (one DRAM or L1 allocation).
 struct DeviceBuffer {
   std::uint32_t chip{0};
@@ -27,6 +29,7 @@ struct DeviceBuffer {
 class Device {
  public:
   explicit Device(arch::DeviceSpec spec);
+  ~Device();
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
 
@@ -36,6 +39,8 @@ class Device {
   noc::ChipFabric& fabric(std::uint32_t chip) { return board_->chip(chip); }
   arch::DeviceL1Map& l1() noexcept { return l1_; }
   arch::DramAllocator& dram(std::uint32_t chip);
+  // Recorded op timings that later identical ops replay (ops/op_timing_reuse.hpp).
+  OpTimingReuse& timing_reuse() noexcept { return *timing_reuse_; }
 
   // Reserves the pages of a tensor as its memory config says (L1 or DRAM, interleaved or
   // sharded); throws wormsim::Error naming the tensor when it does not fit.
@@ -48,6 +53,7 @@ class Device {
   std::unique_ptr<noc::Board> board_;
   arch::DeviceL1Map l1_;
   std::vector<std::unique_ptr<arch::DramAllocator>> dram_;
+  std::unique_ptr<OpTimingReuse> timing_reuse_;
 };
 
 // Where the tiles (pages) of a tensor live, as NoC endpoints: DRAM banks or worker cores for

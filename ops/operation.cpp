@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ops/numerics/pcc.hpp"
+#include "ops/op_timing_reuse.hpp"
 
 namespace wormsim::ops {
 
@@ -60,8 +61,17 @@ OpResult execute(Device& device, const Operation& op, const std::vector<Tensor>&
   }
 
   Program program(device, options.chip, op.op_code());
-  op.build(program, in_specs, record.outputs);
-  record.timing = program.run();
+  auto build = [&] { op.build(program, in_specs, record.outputs); };
+  if (options.reuse_key.empty()) {
+    build();
+    record.timing = program.run();
+    return result;
+  }
+  std::string key =
+      options.reuse_key + "\nchip " + std::to_string(options.chip) + "\n" + record.attributes;
+  for (const TensorSpec& t : in_specs) key += "\nin " + to_string(t);
+  for (const TensorSpec& t : record.outputs) key += "\nout " + to_string(t);
+  record.timing = device.timing_reuse().run(program, key, build);
   return result;
 }
 

@@ -75,6 +75,10 @@ double ideal_bandwidth_ns(const std::vector<TensorSpec>& tensors, const arch::De
 struct ExecuteOptions {
   std::uint32_t chip{0};
   bool numerics{true};
+  // What the op is, beyond its tensor specs and chip: its registered name and parameters, as
+  // text. When set, an identical earlier op's timing may be replayed instead of simulating the
+  // program again (Device::timing_reuse, ops/op_timing_reuse.hpp). Empty: always simulate.
+  std::string reuse_key;
 };
 
 // Runs one op on `device` at the current time: numerics (when the inputs carry values and

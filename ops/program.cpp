@@ -61,6 +61,7 @@ sim::CircularBuffer& Program::create_cb(CoreCoord core, const std::string& name,
   const arch::L1Allocation allocation = l1.allocate_circular_buffer(bytes, name_ + ":" + name);
   s.cb_handles.push_back(allocation.handle);
   s.cb_bytes += bytes;
+  cb_requests_.push_back(CircularBufferRequest{core, name, pages, page_bytes});
   s.cbs.push_back(std::make_unique<sim::CircularBuffer>(engine(), name, pages));
   return *s.cbs.back();
 }

@@ -75,6 +75,14 @@ class Program {
   const arch::DeviceSpec& spec() const noexcept { return device_.spec(); }
   std::uint32_t chip() const noexcept { return chip_; }
 
+  // A circular buffer that took new L1 space, in the order it was created.
+  struct CircularBufferRequest {
+    CoreCoord core;
+    std::string name;
+    std::uint32_t pages{0};
+    std::uint32_t page_bytes{0};
+  };
+
   // A circular buffer of `pages` pages in `core`'s L1; throws wormsim::Error if L1 is full.
   // A CB backed by a tensor's own L1 buffer (a sharded operand or output) takes no new space.
   sim::CircularBuffer& create_cb(CoreCoord core, const std::string& name, std::uint32_t pages,
@@ -90,6 +98,10 @@ class Program {
   // each of them (unpack, math, pack).
   void add_kernel(CoreCoord core, Risc risc, sim::Task kernel);
   ProgramTiming run();
+  // The CBs that took L1 space so far (what a replay of this program must place again).
+  const std::vector<CircularBufferRequest>& circular_buffer_requests() const noexcept {
+    return cb_requests_;
+  }
 
   // Keeps state the kernels reference alive until the program is destroyed.
   void keep_alive(std::shared_ptr<void> state) { keep_alive_.push_back(std::move(state)); }
@@ -121,6 +133,7 @@ class Program {
     sim::Task task;
   };
   std::vector<PendingKernel> kernels_;
+  std::vector<CircularBufferRequest> cb_requests_;
   bool ran_{false};
   std::vector<std::shared_ptr<void>> keep_alive_;
 };

@@ -78,10 +78,15 @@ class Engine {
 
   bool finished(ProcessId process) const;
   std::size_t live_processes() const noexcept { return live_processes_; }
+  // True when no event is pending: nothing already simulated can still act in the future.
+  bool idle() const noexcept { return timed_.empty() && ready_.empty(); }
 
   // Busy-time statistics per named resource. References stay valid for the engine's life.
   BusyStats& register_stats(std::string name);
   const std::deque<BusyStats>& all_stats() const noexcept { return stats_; }
+  // The statistics by registration index, writable: for replaying a recorded op's traffic
+  // (ops/op_timing_reuse.hpp).
+  BusyStats& stats_at(std::size_t index) { return stats_.at(index); }
 
  private:
   friend struct Task::FinalAwaiter;

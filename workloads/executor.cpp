@@ -357,6 +357,7 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
       ops::ExecuteOptions execute;
       execute.chip = chip;
       execute.numerics = options.numerics;
+      if (options.reuse_op_timing) execute.reuse_key = node.op + "\n" + params.dump();
       try {
         for (TensorId t : node.outputs)
           buffers.allocate(t, chip, graph.spec(t), graph.tensor(t).name);
@@ -374,6 +375,7 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
           const auto copy = ops::make_operation("move", nlohmann::json::object(), {s}, spec);
           ops::ExecuteOptions timing_only = execute;
           timing_only.numerics = false;
+          if (options.reuse_op_timing) timing_only.reuse_key = "move\n{}";
           ops::execute(device, *copy, {ops::Tensor(s)}, timing_only);
         }
         nr.reallocated_tensors = static_cast<std::uint32_t>(moved.size());

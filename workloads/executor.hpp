@@ -51,6 +51,10 @@ struct ExecutorOptions {
   bool numerics{true};
   std::uint64_t seed{0};
   DispatchMode dispatch{DispatchMode::Trace};
+  // An op identical to an earlier one (same op, parameters, specs, chip) replays its timing
+  // instead of simulating its program again; results are bit-identical either way
+  // (ops/op_timing_reuse.hpp). false simulates every op (`--no-op-reuse`).
+  bool reuse_op_timing{true};
   // Free each activation after its last use (TT-NN's deallocate); false keeps all of them to
   // the end of the run (for comparing peaks).
   bool free_after_last_use{true};

@@ -5,12 +5,14 @@
 //   wormsim run --model M --numerics on  --no-db --format json   (values and PCC too)
 // and measures the child's wall time (fork to reap) and peak resident set (wait4's ru_maxrss).
 // Events/s divides the run's "engine_events" (sim::Engine::events_processed) by the timing-only
-// wall time. The sgemm floor is what the run's GEMMs take in plain OpenBLAS cblas_sgemm on this
-// machine: the GEMM shapes numerics performs (matmul / linear per batch of in1, conv2d im2col in
-// the device's padded K and in the 2048-row chunks ops/conv/conv2d.cpp uses) are derived from
-// the graph, each distinct shape is timed (best of --sgemm-reps calls, same OpenBLAS library
-// and thread setting as the runs), and the times are summed over the run's calls. The ratio is
-// numerics-on wall time / sgemm floor; --floor-only prints the census and floor by shape.
+// wall time; ops replayed from an identical earlier op (ops/op_timing_reuse.hpp) process no
+// events, so "programs replayed" says how much of the run that covers (--no-op-reuse: none). The
+// sgemm floor is what the run's GEMMs take in plain OpenBLAS cblas_sgemm on this machine: the GEMM
+// shapes numerics performs (matmul / linear per batch of in1, conv2d im2col in the device's padded
+// K and in the 2048-row chunks ops/conv/conv2d.cpp uses) are derived from the graph, each distinct
+// shape is timed (best of --sgemm-reps calls, same OpenBLAS library and thread setting as the
+// runs), and the times are summed over the run's calls. The ratio is numerics-on wall time / sgemm
+// floor; --floor-only prints the census and floor by shape.
 //
 // The harness prints figures and marks the targets met or not; it never fails on a
 // target (exit status 1 only when a run fails). --quick runs reduced sizes for CI smoke use.
@@ -316,6 +318,7 @@ struct Options {
   bool quick = false;
   bool floor = true;
   bool floor_only = false;  // no runs: only the GEMM census and its sgemm floor
+  bool no_op_reuse = false;  // pass --no-op-reuse: simulate every op (the cost before reuse)
   int repeat = 1;
   int sgemm_reps = 5;
   std::string format = "table";
@@ -356,6 +359,9 @@ struct ModelResult {
   double timing_rss_mib{0.0};
   std::optional<std::uint64_t> events;
   std::uint64_t op_count{0};
+  // Programs replayed from an identical earlier op / simulated (ops/op_timing_reuse.hpp).
+  std::uint64_t programs_reused{0};
+  std::uint64_t programs_simulated{0};
   double device_time_ns{0.0};
   // numerics on
   bool numerics_ran{false};
@@ -409,6 +415,7 @@ ModelResult bench_model(const std::string& model, const Options& o) {
     std::vector<std::string> cmd = {o.wormsim, "run"};
     cmd.insert(cmd.end(), r.args.begin(), r.args.end());
     cmd.insert(cmd.end(), {"--numerics", numerics, "--no-db", "--format", "json"});
+    if (o.no_op_reuse) cmd.push_back("--no-op-reuse");
     return cmd;
   };
   const auto add_floor = [&] {
@@ -441,6 +448,8 @@ ModelResult bench_model(const std::string& model, const Options& o) {
     const auto events = run.result.find("engine_events");
     if (events != run.result.end() && events->is_number()) r.events = events->get<std::uint64_t>();
     r.op_count = run.result.value("op_count", std::uint64_t{0});
+    r.programs_reused = run.result.value("programs_reused", std::uint64_t{0});
+    r.programs_simulated = run.result.value("programs_simulated", std::uint64_t{0});
     r.device_time_ns = run.result.value("device_time_ns", 0.0);
   }
   r.timing_wall_s = median(r.timing_walls);
@@ -545,6 +554,8 @@ nlohmann::json report_json(const Options& o, const std::vector<ModelResult>& res
                                                                        : nlohmann::json(nullptr)},
                                             {"events_per_s", number_or_null(r.events_per_s())},
                                             {"op_count", r.op_count},
+                                            {"programs_reused", r.programs_reused},
+                                            {"programs_simulated", r.programs_simulated},
                                             {"device_time_ns", r.device_time_ns}};
     m["numerics_on"] = r.numerics_ran ? nlohmann::json{{"wall_s", r.numerics_wall_s},
                                                        {"peak_rss_mib", r.numerics_rss_mib},
@@ -585,6 +596,7 @@ nlohmann::json report_json(const Options& o, const std::vector<ModelResult>& res
       {"quick", o.quick},
       {"repeat", o.repeat},
       {"floor_only", o.floor_only},
+      {"no_op_reuse", o.no_op_reuse},
       {"models", models},
       {"targets", target_list}};
 }
@@ -631,22 +643,26 @@ int run(const Options& o) {
             << "OpenBLAS: " << openblas_get_config() << ", " << openblas_get_num_threads()
             << " threads (OPENBLAS_NUM_THREADS " << (blas_env ? blas_env : "unset")
             << "; the runs inherit the same setting)\n"
+            << (o.no_op_reuse ? "--no-op-reuse: every op's program simulated\n" : "")
             << (o.quick ? "sizes: --quick (reduced: --layers 1 --batch 1, small resolution)\n"
                         : "sizes: the models' defaults\n")
             << "\n";
-  wormsim::analysis::TextTable table({"model", "timing-only wall [s]", "events", "events/s",
-                                      "peak RSS [MiB]", "numerics-on wall [s]",
-                                      "numerics peak RSS [MiB]", "sgemm floor [s]", "ratio",
-                                      "overhead ratio"});
+  wormsim::analysis::TextTable table({"model", "timing-only wall [s]", "programs replayed",
+                                      "events", "events/s", "peak RSS [MiB]",
+                                      "numerics-on wall [s]", "numerics peak RSS [MiB]",
+                                      "sgemm floor [s]", "ratio", "overhead ratio"});
   for (const ModelResult& r : results) {
     if (r.timing_walls.empty()) {
-      table.add_row({r.model, r.error.empty() ? "-" : "failed", "-", "-", "-", "-", "-",
+      table.add_row({r.model, r.error.empty() ? "-" : "failed", "-", "-", "-", "-", "-", "-",
                      r.floor ? format_fixed(r.floor->seconds, 2) : "-", "-", "-"});
       continue;
     }
     const auto events_per_s = r.events_per_s();
     table.add_row(
-        {r.model, format_fixed(r.timing_wall_s, 3), r.events ? std::to_string(*r.events) : "-",
+        {r.model, format_fixed(r.timing_wall_s, 3),
+         std::to_string(r.programs_reused) + " of " +
+             std::to_string(r.programs_reused + r.programs_simulated),
+         r.events ? std::to_string(*r.events) : "-",
          events_per_s ? format_fixed(*events_per_s / 1e6, 2) + " M" : "-",
          format_fixed(r.timing_rss_mib, 0),
          r.numerics_ran ? format_fixed(r.numerics_wall_s, 2) : (r.error.empty() ? "-" : "failed"),
@@ -710,6 +726,8 @@ int main(int argc, char** argv) {
   app.add_option("--numerics", o.numerics,
                  "Models also run with numerics on: all, none, or a comma-separated list")
       ->capture_default_str();
+  app.add_flag("--no-op-reuse", o.no_op_reuse,
+               "Pass --no-op-reuse to the runs: simulate every op, as before timing reuse");
   app.add_flag("--quick", o.quick, "Reduced sizes (--layers 1 --batch 1, small resolution): CI");
   app.add_flag(
       "--no-floor", [&o](std::int64_t) { o.floor = false; }, "Skip the sgemm floor");

@@ -136,7 +136,8 @@ class GatherPlanner {
     Coord4 at = coord_of_row(outputs_[ref.output].padded_shape(), row, 0);
     std::optional<CoreCoord> current;
     std::uint32_t start = first_col;
-    for (std::uint32_t x = first_col; x < end_col; ++x) {
+    for (std::uint32_t x = first_col; x < end_col;
+         x = same_input_page_until(ref.output, x, end_col)) {
       at[3] = x;
       const auto holder = source_core(ref.output, at);
       if (!holder || (current && *holder == *current)) continue;
@@ -180,6 +181,17 @@ class GatherPlanner {
     const PageMap& in = in_maps_[src.input];
     return in.l1_core(
         in.page_of(physical_row(inputs_[src.input].padded_shape(), src.at), src.at[3]));
+  }
+
+  // The end of the columns [x, end) of a ROW_MAJOR output row that are consecutive elements of
+  // one input page: the next input page boundary for a memory move (same coordinates, same
+  // padded shape), else x + 1 (the map is asked per element).
+  std::uint32_t same_input_page_until(std::uint32_t output, std::uint32_t x,
+                                      std::uint32_t end) const {
+    if (!map_.is_identity() || inputs_[0].padded_shape() != outputs_[output].padded_shape())
+      return x + 1;
+    const std::uint32_t width = in_maps_[0].page_width();
+    return std::min(end, (x / width + 1) * width);
   }
 
   // Physical row and element columns [first, end) of a ROW_MAJOR page reference.
@@ -258,10 +270,18 @@ class GatherPlanner {
     };
     constexpr std::uint32_t kLast = kFaceWidth - 1;
     constexpr std::uint32_t kMiddle = kFaceWidth / 2 - 1;
+    // Rows and faces in the map's fill region (tile padding) need no source lookups.
+    const Shape* bound = map_.filled_outside(ref.output);
+    const std::uint32_t bound_width = bound != nullptr ? bound->wzyx()[3] : 0;
     for (std::uint32_t r = 0; r < kTileHeight; ++r) {
       const Coord4 at = coord_of_row(padded, tile_row * kTileHeight + r, 0);
+      const bool fill_row = bound != nullptr && !inside(*bound, at);
       for (std::uint32_t c0 = 0; c0 < kTileWidth; c0 += kFaceWidth) {
         Element* row = &elements_[r * kTileWidth + c0];
+        if (fill_row || (bound != nullptr && tile_col * kTileWidth + c0 >= bound_width)) {
+          std::fill(row, row + kFaceWidth, Element{});
+          continue;
+        }
         row[0] = element_at(at, c0);
         row[kMiddle] = element_at(at, c0 + kMiddle);
         row[kLast] = element_at(at, c0 + kLast);
@@ -368,7 +388,8 @@ class GatherPlanner {
       add_read(unit, core, input, run_page, run * element_bytes(inputs_[input].data_type()));
       run = 0;
     };
-    for (std::uint32_t x = first_col; x < end_col; ++x) {
+    for (std::uint32_t x = first_col, next = 0; x < end_col; x = next) {
+      next = same_input_page_until(ref.output, x, end_col);
       at[3] = x;
       const Source src = map_.source(ref.output, at);
       if (src.fill) {
@@ -387,8 +408,8 @@ class GatherPlanner {
         run_input = src.input;
         run_page = page;
       }
-      ++run;
-      prev_offset = offset;
+      run += next - x;  // [x, next) are consecutive elements of one input page
+      prev_offset = offset + (next - x - 1);
     }
     close();
   }

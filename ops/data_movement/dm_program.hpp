@@ -51,6 +51,10 @@ class ElementMap {
   // True when every element comes from the same coordinate of input 0 (a memory move): tiles
   // then copy whole without asking source() per element.
   virtual bool is_identity() const { return false; }
+  // The shape outside which every element of output `output` is a fill (tile padding), or
+  // nullptr when the map has no such bound. build_gather then skips padding rows and faces
+  // without asking source() per element.
+  virtual const Shape* filled_outside(std::size_t /*output*/) const { return nullptr; }
 };
 
 // "[w,z,y,x]" (for cache keys).

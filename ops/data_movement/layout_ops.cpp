@@ -20,6 +20,8 @@ class CopyMap : public dm::ElementMap {
     return dm::inside(extent_, at) ? Source::from(0, at) : Source::filled(fill_);
   }
 
+  const Shape* filled_outside(std::size_t) const override { return &extent_; }
+
   std::string cache_key() const override {
     return "copy " + to_string(extent_) + std::to_string(fill_);
   }

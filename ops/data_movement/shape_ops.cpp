@@ -69,6 +69,8 @@ class ReshapeMap : public dm::ElementMap {
     return Source::from(0, unflat(in_, flat(out_, at)));
   }
 
+  const Shape* filled_outside(std::size_t) const override { return &out_shape_; }
+
   std::string cache_key() const override {
     return "reshape " + dm::coord_text(in_) + dm::coord_text(out_) + to_string(out_shape_);
   }
@@ -108,6 +110,8 @@ class PermuteMap : public dm::ElementMap {
     return Source::from(0, in);
   }
 
+  const Shape* filled_outside(std::size_t) const override { return &out_; }
+
   std::string cache_key() const override {
     return "permute " + dm::coord_text(perm_) + to_string(out_);
   }
@@ -139,6 +143,8 @@ class ConcatMap : public dm::ElementMap {
     return Source::from(input, in);
   }
 
+  const Shape* filled_outside(std::size_t) const override { return &out_; }
+
   std::string cache_key() const override {
     std::string key = "concat " + std::to_string(dim_) + to_string(out_);
     for (std::uint32_t o : offsets_) key += " " + std::to_string(o);
@@ -161,6 +167,8 @@ class SliceMap : public dm::ElementMap {
     for (std::size_t i = 0; i < 4; ++i) in[i] = begin_[i] + at[i] * step_[i];
     return Source::from(0, in);
   }
+
+  const Shape* filled_outside(std::size_t) const override { return &out_; }
 
   std::string cache_key() const override {
     return "slice " + dm::coord_text(begin_) + dm::coord_text(step_) + to_string(out_);
@@ -186,6 +194,8 @@ class PadMap : public dm::ElementMap {
     return dm::inside(in_, in) ? Source::from(0, in) : Source::filled(value_);
   }
 
+  const Shape* filled_outside(std::size_t) const override { return &out_; }
+
   std::string cache_key() const override {
     return "pad " + dm::coord_text(front_) + to_string(in_) + to_string(out_) +
            std::to_string(value_);
@@ -208,6 +218,8 @@ class FoldMap : public dm::ElementMap {
     const std::uint32_t j = (at[3] / c_) % sw_;
     return Source::from(0, Coord4{at[0], at[1] * sh_ + i, at[2] * sw_ + j, at[3] % c_});
   }
+
+  const Shape* filled_outside(std::size_t) const override { return &out_; }
 
   std::string cache_key() const override {
     return "fold " + std::to_string(sh_) + " " + std::to_string(sw_) + " " + std::to_string(c_) +

@@ -40,6 +40,8 @@ class QkvMap : public dm::ElementMap {
     return Source::from(input, Coord4{at[0], 0, s, column + d});
   }
 
+  const Shape* filled_outside(std::size_t output) const override { return &outputs_[output]; }
+
   std::string cache_key() const override {
     std::string key = "qkv " + std::to_string(separate_kv_) + " " + std::to_string(heads_) + " " +
                       std::to_string(kv_heads_) + " " + std::to_string(d_) + " " +
@@ -64,6 +66,8 @@ class ConcatHeadsMap : public dm::ElementMap {
     if (!dm::inside(out_, at)) return Source::filled(0.0f);
     return Source::from(0, Coord4{at[0], at[3] / d_, at[2], at[3] % d_});
   }
+
+  const Shape* filled_outside(std::size_t) const override { return &out_; }
 
   std::string cache_key() const override {
     return "concat_heads " + std::to_string(d_) + to_string(out_);

@@ -19,6 +19,7 @@
 #include "analysis/strategy_compare.hpp"
 #include "analysis/text_table.hpp"
 #include "ops/op_registry.hpp"
+#include "ops/op_timing_reuse.hpp"
 #include "sim/cli/command_registry.hpp"
 #include "sim/cli/host_mode_flags.hpp"
 #include "workloads/depth_demo.hpp"
@@ -46,6 +47,7 @@ struct RunOptions {
   std::string save_strategy;
   std::uint32_t beam = 4;
   bool local_pcc = false;
+  bool no_op_reuse = false;
   std::size_t top = 10;
   bool dtype_given = false;
   bool fidelity_given = false;
@@ -206,6 +208,7 @@ void run_model(RunOptions& o) {
     options.seed = o.seed;
     options.dispatch = host_mode.dispatch;
     options.local_op_pcc = o.local_pcc;
+    options.reuse_op_timing = !o.no_op_reuse;
     options.strict_program_configs = o.strict;
     options.weights = weights.get();
     options.synthesize_missing_weights = o.synthesize_missing;
@@ -346,6 +349,9 @@ void run_model(RunOptions& o) {
         {"dram_peak_bytes", s.dram_peak_bytes},
         {"op_count", s.op_count},
         {"engine_events", device.engine().events_processed()},
+        {"programs_simulated", device.timing_reuse().counters().simulated +
+                                   device.timing_reuse().counters().not_reusable},
+        {"programs_reused", device.timing_reuse().counters().reused},
         {"strategy", request.info.strategy},
         {"strategy_note", strategy_note},
         {"conversion_count", conversions},
@@ -472,6 +478,9 @@ const CommandRegistration registration(50, [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--local-pcc", o->local_pcc,
                 "Also compute each op's own PCC on its device inputs (slower)");
+  cmd->add_flag("--no-op-reuse", o->no_op_reuse,
+                "Simulate every op's program, even one identical to an earlier op (whose "
+                "recorded timing is otherwise replayed; results are the same, only slower)");
   cmd->add_option("--top", o->top, "Ops listed by device time")->capture_default_str();
   cmd->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))

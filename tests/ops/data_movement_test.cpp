@@ -983,5 +983,87 @@ TEST(Untilize, RowMajorInputIsAClearError) {
                {"untilize_with_unpadding", "already ROW_MAJOR"});
 }
 
+// ------------------------------------------------------------------ gather planning shortcuts
+
+// build_gather skips the map's fill region (filled_outside) and walks a memory move's
+// ROW_MAJOR rows page by page (is_identity): both must plan exactly what asking the map for
+// every element plans. This map can hide either hint.
+class HintedMap : public dm::ElementMap {
+ public:
+  HintedMap(std::function<dm::Source(const dm::Coord4&)> source, const Shape* filled_outside,
+            bool identity)
+      : source_(std::move(source)), filled_outside_(filled_outside), identity_(identity) {}
+  dm::Source source(std::size_t, const dm::Coord4& at) const override { return source_(at); }
+  bool is_identity() const override { return identity_; }
+  const Shape* filled_outside(std::size_t) const override { return filled_outside_; }
+
+ private:
+  std::function<dm::Source(const dm::Coord4&)> source_;
+  const Shape* filled_outside_;
+  bool identity_;
+};
+
+struct GatherOutcome {
+  ProgramTiming timing;
+  std::uint64_t link_units{0};
+};
+
+GatherOutcome run_gather(const dm::ElementMap& map, const TensorSpec& in, const TensorSpec& out) {
+  Device device(n300());
+  Program program(device, 0, "gather");
+  dm::build_gather(program, map, {in}, {out});
+  GatherOutcome outcome{program.run(), 0};
+  const noc::Topology& topology = device.fabric(0).topology();
+  for (noc::LinkId link = 0; link < topology.link_count(); ++link)
+    outcome.link_units += device.fabric(0).link_stats(link).units;
+  return outcome;
+}
+
+void expect_same_gather(const GatherOutcome& a, const GatherOutcome& b) {
+  EXPECT_EQ(a.timing.fw_end - a.timing.fw_start, b.timing.fw_end - b.timing.fw_start);
+  EXPECT_EQ(a.timing.kernel_duration(), b.timing.kernel_duration());
+  EXPECT_EQ(a.timing.noc_bytes, b.timing.noc_bytes);
+  EXPECT_EQ(a.timing.core_count, b.timing.core_count);
+  EXPECT_EQ(a.link_units, b.link_units);
+  EXPECT_GT(a.link_units, 0u);
+}
+
+TEST(GatherPlanning, SkippingTheFillRegionPlansWhatPerElementMappingPlans) {
+  // [1, 1, 48, 4 * 96] -> [12, 4, 4, 96] (row split, as DPT's transposed conv does): 4 of every
+  // 32 padded rows hold data, and 96 columns leave a partial last tile.
+  const TensorSpec in = tile(Shape{1, 1, 48, 384});
+  const Shape out_shape{12, 4, 4, 96};
+  const TensorSpec out = tile(out_shape);
+  const auto source = [&](const dm::Coord4& at) {
+    if (!dm::inside(out_shape, at)) return dm::Source::filled(0.0f);
+    return dm::Source::from(0, dm::Coord4{0, 0, at[0] * 4 + at[1], at[2] * 96 + at[3]});
+  };
+  const GatherOutcome hinted = run_gather(HintedMap(source, &out_shape, false), in, out);
+  const GatherOutcome plain = run_gather(HintedMap(source, nullptr, false), in, out);
+  expect_same_gather(hinted, plain);
+}
+
+TEST(GatherPlanning, MemoryMovesOfRowMajorShardsPlanWhatPerElementMappingPlans) {
+  // A height-sharded ROW_MAJOR tensor back to DRAM: the holder of every row segment is found
+  // page by page instead of element by element.
+  const Tensor plain_input = random_tensor(rm(Shape{1, 1, 64, 96}), 7);
+  const OpResult sharded =
+      run(MemoryMoveOp(MemoryMoveKind::InterleavedToSharded, keyword("l1-height-sharded", 4, 1)),
+          {plain_input});
+  const TensorSpec in = sharded.outputs.at(0).spec();
+  const TensorSpec out = rm(Shape{1, 1, 64, 96});
+  const auto source = [](const dm::Coord4& at) { return dm::Source::from(0, at); };
+  const GatherOutcome hinted = run_gather(HintedMap(source, nullptr, true), in, out);
+  const GatherOutcome plain = run_gather(HintedMap(source, nullptr, false), in, out);
+  expect_same_gather(hinted, plain);
+  // Width-sharded: rows split into segments held by different cores.
+  const OpResult width =
+      run(MemoryMoveOp(MemoryMoveKind::InterleavedToSharded, keyword("l1-width-sharded", 3, 1)),
+          {plain_input});
+  const TensorSpec win = width.outputs.at(0).spec();
+  expect_same_gather(run_gather(HintedMap(source, nullptr, true), win, out),
+                     run_gather(HintedMap(source, nullptr, false), win, out));
+}
+
 }  // namespace
 }  // namespace wormsim::ops

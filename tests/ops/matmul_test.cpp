@@ -629,7 +629,7 @@ TEST(MatmulTiming, TwoDimInterleavedIn0SplitsTheOutputWritesOverBothNocs) {
     device.allocate(0, a, "in0");
     device.allocate(0, b, "in1");
     for (const TensorSpec& out : op.output_specs({a, b}, s)) device.allocate(0, out, "out");
-    execute(device, op, {Tensor(a), Tensor(b)}, ExecuteOptions{0, false});
+    execute(device, op, {Tensor(a), Tensor(b)}, ExecuteOptions{0, false, {}});
     const wormsim::noc::Topology& topo = device.fabric(0).topology();
     std::array<std::uint64_t, 2> bytes{0, 0};
     for (wormsim::noc::LinkId link = 0; link < topo.link_count(); ++link)
@@ -828,7 +828,7 @@ TEST(MatmulBadConfigs, L1OverflowAtBuildNamesTheCoreAndTheBytes) {
   const std::vector<Tensor> inputs = {Tensor(matrix(256, 256, DataType::BFloat16)),
                                       Tensor(matrix(256, 256, DataType::BFloat16))};
   try {
-    execute(device, op, inputs, ExecuteOptions{0, false});
+    execute(device, op, inputs, ExecuteOptions{0, false, {}});
     FAIL() << "CBs placed over a full L1";
   } catch (const Error& e) {
     const std::string msg = e.what();

@@ -8,6 +8,7 @@
 
 #include "arch/device_spec.hpp"
 #include "ops/device.hpp"
+#include "ops/op_timing_reuse.hpp"
 #include "workloads/executor.hpp"
 #include "workloads/graph.hpp"
 #include "workloads/models/model_zoo.hpp"
@@ -103,6 +104,59 @@ TEST_P(ZooRun, ReducedWithNumericsMeetsPccBounds) {
     EXPECT_GE(*result.pcc, c.min_pcc) << GetParam() << " " << c.dtype << " " << c.fidelity;
     EXPECT_LE(*result.pcc, 1.0);
     MEASURE((GetParam() + "." + c.dtype + "." + c.fidelity + ".pcc").c_str(), *result.pcc);
+  }
+}
+
+// Replaying identical ops' recorded timing (ExecutorOptions::reuse_op_timing, the default)
+// changes nothing a user sees: every node's timing and traffic, the device time and the L1 /
+// DRAM peaks equal a run that simulates every op. Reduced depth keeps it quick; two blocks are
+// enough for the second block to replay the first.
+TEST_P(ZooRun, ReplayedOpTimingsEqualSimulatedOnes) {
+  ModelOptions model;
+  model.layers = 2;
+  model.batch = 1;
+  if (GetParam() == "depth-anything-v2-large") model.resolution = 224;
+  if (GetParam() == "pi0" || GetParam() == "bert-large") model.vocab = 512;
+  const Graph graph = build_model(GetParam(), model, n300());
+  auto run_with = [&](bool reuse, wormsim::ops::Device& device) {
+    ExecutorOptions options;
+    options.numerics = false;
+    options.reuse_op_timing = reuse;
+    return run_graph(device, graph, options);
+  };
+  wormsim::ops::Device with_device(n300());
+  wormsim::ops::Device without_device(n300());
+  const GraphRun with = run_with(true, with_device);
+  const GraphRun without = run_with(false, without_device);
+  ASSERT_EQ(with.nodes.size(), without.nodes.size());
+  for (std::size_t i = 0; i < with.nodes.size(); ++i) {
+    const wormsim::ops::ProgramTiming& a = with.nodes[i].record.timing;
+    const wormsim::ops::ProgramTiming& b = without.nodes[i].record.timing;
+    EXPECT_EQ(a.fw_start, b.fw_start) << with.nodes[i].name;
+    EXPECT_EQ(a.fw_end, b.fw_end) << with.nodes[i].name;
+    EXPECT_EQ(a.kernel_end, b.kernel_end) << with.nodes[i].name;
+    EXPECT_EQ(a.noc_bytes, b.noc_bytes) << with.nodes[i].name;
+  }
+  EXPECT_EQ(with.device_time_ns, without.device_time_ns);
+  EXPECT_EQ(with.l1_peak_bytes, without.l1_peak_bytes);
+  EXPECT_EQ(with.dram_peak_bytes, without.dram_peak_bytes);
+  ASSERT_EQ(with_device.engine().all_stats().size(), without_device.engine().all_stats().size());
+  for (std::size_t i = 0; i < with_device.engine().all_stats().size(); ++i) {
+    const auto& x = with_device.engine().all_stats()[i];
+    const auto& y = without_device.engine().all_stats()[i];
+    EXPECT_EQ(x.busy_cycles, y.busy_cycles) << x.name;
+    EXPECT_EQ(x.units, y.units) << x.name;
+    EXPECT_EQ(x.last_busy_end, y.last_busy_end) << x.name;
+  }
+  const auto& counters = with_device.timing_reuse().counters();
+  MEASURE((GetParam() + ".programs_reused").c_str(), counters.reused);
+  // Every node's program (plus any reallocation copies) was either simulated or replayed.
+  EXPECT_GE(counters.simulated + counters.not_reusable + counters.reused, with.nodes.size());
+  EXPECT_EQ(without_device.timing_reuse().counters().reused, 0u);
+  for (const char* repeated : {"vit-base", "bert-large", "dpt-large", "pi0"}) {
+    if (GetParam() == repeated) {
+      EXPECT_GT(counters.reused, 0u) << "the second block replays";
+    }
   }
 }
 
