@@ -47,8 +47,11 @@ ProgramTiming OpTimingReuse::run(Program& program, const std::string& key,
   Device& device = program.device();
   sim::Engine& engine = device.engine();
   noc::Board& board = device.board();
-  if (!card_idle(device)) {
-    ++counters_.not_reusable;
+  // Counted when started: a program that fails (an L1 overflow) counts as it would without
+  // reuse.
+  if (key.empty() || !card_idle(device)) {
+    ++counters_.simulated;
+    if (!key.empty()) ++counters_.busy_at_start;
     build();
     return program.run();
   }
@@ -70,18 +73,18 @@ ProgramTiming OpTimingReuse::run(Program& program, const std::string& key,
     max_queue_before[i] = s.max_queue;
     s.max_queue = 0;
   }
-  build();
+  ++counters_.simulated;
   ProgramTiming timing;
   try {
+    build();
     timing = program.run();
-  } catch (...) {
+  } catch (...) {  // an L1 overflow in build(): the maxima must still be restored
     for (std::size_t i = 0; i < count; ++i) {
       sim::BusyStats& s = engine.stats_at(i);
       s.max_queue = std::max(s.max_queue, max_queue_before[i]);
     }
     throw;
   }
-  ++counters_.simulated;
   Recording recording;
   for (std::size_t i = 0; i < count; ++i) {
     sim::BusyStats& s = engine.stats_at(i);

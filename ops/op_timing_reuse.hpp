@@ -28,16 +28,16 @@ namespace wormsim::ops {
 class OpTimingReuse {
  public:
   struct Counters {
-    std::uint64_t simulated{0};     // programs simulated (recorded when reusable)
-    std::uint64_t reused{0};        // programs replayed from an earlier identical one
-    std::uint64_t not_reusable{0};  // simulated without looking: card busy at the start
+    std::uint64_t simulated{0};      // programs simulated (recorded when reusable)
+    std::uint64_t reused{0};         // programs replayed from an earlier identical one
+    std::uint64_t busy_at_start{0};  // of `simulated`: the card was busy, no replay possible
   };
 
   const Counters& counters() const noexcept { return counters_; }
 
   // Times `program`: replays the recording under `key` when there is one and the card is idle,
   // else calls `build` (which adds the kernels) and runs it, recording the result when the
-  // program started and ended with the card idle.
+  // program started and ended with the card idle. An empty key always simulates, unrecorded.
   ProgramTiming run(Program& program, const std::string& key, const std::function<void()>& build);
 
  private:

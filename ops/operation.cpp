@@ -62,15 +62,12 @@ OpResult execute(Device& device, const Operation& op, const std::vector<Tensor>&
 
   Program program(device, options.chip, op.op_code());
   auto build = [&] { op.build(program, in_specs, record.outputs); };
-  if (options.reuse_key.empty()) {
-    build();
-    record.timing = program.run();
-    return result;
+  std::string key;  // empty: always simulated
+  if (!options.reuse_key.empty()) {
+    key = options.reuse_key + "\nchip " + std::to_string(options.chip) + "\n" + record.attributes;
+    for (const TensorSpec& t : in_specs) key += "\nin " + to_string(t);
+    for (const TensorSpec& t : record.outputs) key += "\nout " + to_string(t);
   }
-  std::string key =
-      options.reuse_key + "\nchip " + std::to_string(options.chip) + "\n" + record.attributes;
-  for (const TensorSpec& t : in_specs) key += "\nin " + to_string(t);
-  for (const TensorSpec& t : record.outputs) key += "\nout " + to_string(t);
   record.timing = device.timing_reuse().run(program, key, build);
   return result;
 }

@@ -112,11 +112,11 @@ TEST(OpTimingReuse, RepeatedOpsReplayExactlyWhatASimulationGives) {
   // The second half replayed the first: four ops simulated, four replayed.
   EXPECT_EQ(with.timing_reuse().counters().simulated, 4u);
   EXPECT_EQ(with.timing_reuse().counters().reused, 4u);
-  EXPECT_EQ(with.timing_reuse().counters().not_reusable, 0u);
+  EXPECT_EQ(with.timing_reuse().counters().busy_at_start, 0u);
   // Replayed ops really skipped the simulation: fewer engine events.
   EXPECT_LT(with.engine().events_processed(), without.engine().events_processed());
-  // Without a key nothing is recorded.
-  EXPECT_EQ(without.timing_reuse().counters().simulated, 0u);
+  // Without a key every program is simulated.
+  EXPECT_EQ(without.timing_reuse().counters().simulated, steps.size());
   EXPECT_EQ(without.timing_reuse().counters().reused, 0u);
 }
 
@@ -143,7 +143,8 @@ TEST(OpTimingReuse, AnOpStartingOnABusyCardIsSimulated) {
   const OpRecord a = run_step(with, step, true);
   const OpRecord b = run_step(without, step, false);
   expect_same_timing(a.timing, b.timing, "second gelu");
-  EXPECT_EQ(with.timing_reuse().counters().not_reusable, 1u);
+  EXPECT_EQ(with.timing_reuse().counters().busy_at_start, 1u);
+  EXPECT_EQ(with.timing_reuse().counters().simulated, 2u);
   EXPECT_EQ(with.timing_reuse().counters().reused, 0u);
   with.engine().run();
   without.engine().run();
@@ -152,29 +153,42 @@ TEST(OpTimingReuse, AnOpStartingOnABusyCardIsSimulated) {
 }
 
 // A replayed op places its circular buffers again: with L1 filled in the meantime it fails with
-// the same error a simulation gives.
-TEST(OpTimingReuse, AReplayedOpReportsAnL1OverflowAsASimulationDoes) {
-  const Step step{"gelu", nlohmann::json::object(), {tiled(256, 1024)}};
-  auto error_after_filling_l1 = [&](bool reuse) {
-    Device device(n300());
-    run_step(device, step, reuse);
-    arch::CoreL1Allocator& core = device.l1().chip(0).core(arch::Coord{0, 0});
-    core.allocate_circular_buffer(core.free_bytes(), "blocker");
+// the same error a simulation gives. An op simulated for the first time that fails the same way
+// leaves the statistics as a run without reuse does.
+TEST(OpTimingReuse, AnL1OverflowIsReportedAndLeavesTheStatisticsAsWithoutReuse) {
+  const Step gelu{"gelu", nlohmann::json::object(), {tiled(256, 1024)}};
+  const Step matmul{"matmul", nlohmann::json::object(), {tiled(256, 512), tiled(512, 1024)}};
+  Device with(n300());
+  Device without(n300());
+  auto error_of = [](Device& device, const Step& step, bool reuse) {
     try {
       run_step(device, step, reuse);
     } catch (const Error& e) {
-      if (reuse) {
-        EXPECT_EQ(device.timing_reuse().counters().reused, 1u);
-      }
       return std::string(e.what());
     }
     return std::string("no error");
   };
-  const std::string replayed = error_after_filling_l1(true);
-  const std::string simulated = error_after_filling_l1(false);
+  for (Device* device : {&with, &without}) {
+    run_step(*device, matmul, device == &with);
+    run_step(*device, gelu, device == &with);
+    arch::CoreL1Allocator& core = device->l1().chip(0).core(arch::Coord{0, 0});
+    core.allocate_circular_buffer(core.free_bytes(), "blocker");
+  }
+  // Replayed (recorded above).
+  const std::string replayed = error_of(with, gelu, true);
+  EXPECT_EQ(with.timing_reuse().counters().reused, 1u);
   EXPECT_NE(replayed.find("L1 out of memory on chip 0 core (x=0,y=0)"), std::string::npos)
       << replayed;
-  EXPECT_EQ(replayed, simulated);
+  EXPECT_EQ(replayed, error_of(without, gelu, false));
+  // First seen: simulated, fails in its build.
+  const Step relu{"relu", nlohmann::json::object(), {tiled(256, 1024)}};
+  const std::string simulated = error_of(with, relu, true);
+  EXPECT_NE(simulated.find("L1 out of memory"), std::string::npos) << simulated;
+  EXPECT_EQ(simulated, error_of(without, relu, false));
+  EXPECT_EQ(with.timing_reuse().counters().simulated, 3u);
+  EXPECT_EQ(with.timing_reuse().counters().simulated + with.timing_reuse().counters().reused,
+            without.timing_reuse().counters().simulated);
+  expect_same_stats(with.engine(), without.engine());
 }
 
 }  // namespace
