@@ -7,9 +7,11 @@
 namespace wormsim::ops {
 namespace {
 
-// Recordings kept per device; a model has a few hundred distinct ops at most. When full, the
-// map starts over (later ops are simulated again, never replayed wrongly).
+// Recordings kept per device; a model has a few hundred distinct ops at most. When either limit
+// is reached the map starts over (later ops are simulated again, never replayed wrongly). A
+// full-grid op's recording is some 70 KB (its statistic increments and per-core timing).
 constexpr std::size_t kMaxRecordings = 4096;
+constexpr std::size_t kMaxRecordingBytes = std::size_t{64} << 20;
 
 // The card is idle at `now`: nothing pending on the engine, nothing booked past now.
 bool card_idle(Device& device) {
@@ -23,6 +25,17 @@ struct Counts {
   std::uint64_t units;
   sim::Cycle last_busy_end;
 };
+
+// Approximate heap footprint of a recording and its key.
+template <typename R>
+std::size_t recording_bytes(const R& recording, const std::string& key) {
+  std::size_t bytes = key.size() + sizeof(R);
+  bytes += recording.increments.size() * sizeof(recording.increments.front());
+  bytes += recording.circular_buffers.size() * sizeof(recording.circular_buffers.front());
+  for (const CoreTiming& core : recording.timing.cores)
+    bytes += sizeof(core) + core.spans.size() * sizeof(KernelSpan);
+  return bytes;
+}
 
 ProgramTiming shifted(ProgramTiming timing, sim::Cycle from, sim::Cycle to) {
   auto move = [&](sim::Cycle& t) { t = t - from + to; };
@@ -105,13 +118,21 @@ ProgramTiming OpTimingReuse::run(Program& program, const std::string& key,
                          inc.units != 0 || inc.max_queue != 0 || inc.ends_busy;
     if (changed) recording.increments.push_back(inc);
   }
-  // A program that leaves traffic booked past its end would delay the next op: not reusable.
-  // Nor is one that registered statistics (their increments would have no recorded index).
-  if (engine.idle() && board.busy_until() <= timing.fw_end && engine.all_stats().size() == count) {
-    if (recordings_.size() >= kMaxRecordings) recordings_.clear();
+  // A replay ends exactly at fw_end with nothing pending or booked: a program that left the
+  // clock past its end (an event after the kernels), traffic booked past it, or an event still
+  // pending would make the next op start differently, so it is not recorded. Nor is one that
+  // registered statistics (their increments would have no recorded index).
+  if (engine.idle() && engine.now() == timing.fw_end && board.busy_until() <= timing.fw_end &&
+      engine.all_stats().size() == count) {
     recording.timing = timing;
     recording.circular_buffers = program.circular_buffer_requests();
     recording.link_rotation_after = board.link_rotation();
+    const std::size_t bytes = recording_bytes(recording, full_key);
+    if (recordings_.size() >= kMaxRecordings || recorded_bytes_ + bytes > kMaxRecordingBytes) {
+      recordings_.clear();
+      recorded_bytes_ = 0;
+    }
+    recorded_bytes_ += bytes;
     recordings_.emplace(full_key, std::move(recording));
   }
   return timing;

@@ -13,8 +13,13 @@
 // - every statistic the first run changed (links, NIU ports, DRAM banks and controllers,
 //   Ethernet, PCIe) gets the same increments, so per-op traffic, the trace and the database
 //   see what a simulation would have produced.
-// An op that leaves anything booked past its own end is never recorded. Outputs are
-// bit-identical with reuse on or off (tests/ops/op_timing_reuse_test.cpp).
+// An op that leaves anything booked or pending past its own end is never recorded.
+// What makes this exact: every piece of card state that outlives a program is an element's
+// booked intervals (noc::Timeline, empty past `now` on an idle card), the Ethernet rotation
+// (in the key) or L1 occupancy (replayed). New state of that kind (DRAM row buffers, NIU
+// credits kept across programs) must join the idle test or the key.
+// Timings, clock and statistics equal a run without reuse (tests/ops/op_timing_reuse_test.cpp,
+// ZooRun.ReplayedOpTimingsEqualSimulatedOnes in tests/workloads/zoo_run_test.cpp).
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -63,6 +68,7 @@ class OpTimingReuse {
 
   Counters counters_;
   std::unordered_map<std::string, Recording> recordings_;
+  std::size_t recorded_bytes_{0};  // approximate footprint of recordings_
 };
 
 }  // namespace wormsim::ops

@@ -1029,14 +1029,15 @@ void expect_same_gather(const GatherOutcome& a, const GatherOutcome& b) {
 }
 
 TEST(GatherPlanning, SkippingTheFillRegionPlansWhatPerElementMappingPlans) {
-  // [1, 1, 48, 4 * 96] -> [12, 4, 4, 96] (row split, as DPT's transposed conv does): 4 of every
-  // 32 padded rows hold data, and 96 columns leave a partial last tile.
-  const TensorSpec in = tile(Shape{1, 1, 48, 384});
-  const Shape out_shape{12, 4, 4, 96};
+  // [1, 1, 48, 4 * 100] -> [12, 4, 4, 100] (row split, as DPT's transposed conv does): 4 of
+  // every 32 padded rows hold data, and 100 columns leave a partial last tile whose second face
+  // is all padding.
+  const TensorSpec in = tile(Shape{1, 1, 48, 400});
+  const Shape out_shape{12, 4, 4, 100};
   const TensorSpec out = tile(out_shape);
   const auto source = [&](const dm::Coord4& at) {
     if (!dm::inside(out_shape, at)) return dm::Source::filled(0.0f);
-    return dm::Source::from(0, dm::Coord4{0, 0, at[0] * 4 + at[1], at[2] * 96 + at[3]});
+    return dm::Source::from(0, dm::Coord4{0, 0, at[0] * 4 + at[1], at[2] * 100 + at[3]});
   };
   const GatherOutcome hinted = run_gather(HintedMap(source, &out_shape, false), in, out);
   const GatherOutcome plain = run_gather(HintedMap(source, nullptr, false), in, out);
@@ -1056,6 +1057,15 @@ TEST(GatherPlanning, MemoryMovesOfRowMajorShardsPlanWhatPerElementMappingPlans) 
   const GatherOutcome hinted = run_gather(HintedMap(source, nullptr, true), in, out);
   const GatherOutcome plain = run_gather(HintedMap(source, nullptr, false), in, out);
   expect_same_gather(hinted, plain);
+  // A partial last shard: 70 rows over 4 cores.
+  const Tensor uneven_input = random_tensor(rm(Shape{1, 1, 70, 96}), 8);
+  const OpResult uneven =
+      run(MemoryMoveOp(MemoryMoveKind::InterleavedToSharded, keyword("l1-height-sharded", 4, 1)),
+          {uneven_input});
+  const TensorSpec uin = uneven.outputs.at(0).spec();
+  const TensorSpec uout = rm(Shape{1, 1, 70, 96});
+  expect_same_gather(run_gather(HintedMap(source, nullptr, true), uin, uout),
+                     run_gather(HintedMap(source, nullptr, false), uin, uout));
   // Width-sharded: rows split into segments held by different cores.
   const OpResult width =
       run(MemoryMoveOp(MemoryMoveKind::InterleavedToSharded, keyword("l1-width-sharded", 3, 1)),

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "analysis/run_profile.hpp"
 #include "arch/device_spec.hpp"
 #include "ops/device.hpp"
 #include "ops/op_timing_reuse.hpp"
@@ -118,16 +119,25 @@ TEST_P(ZooRun, ReplayedOpTimingsEqualSimulatedOnes) {
   if (GetParam() == "depth-anything-v2-large") model.resolution = 224;
   if (GetParam() == "pi0" || GetParam() == "bert-large") model.vocab = 512;
   const Graph graph = build_model(GetParam(), model, n300());
-  auto run_with = [&](bool reuse, wormsim::ops::Device& device) {
+  // Per-node traffic as the CSV, trace and database see it (analysis::TrafficRecorder).
+  auto run_with = [&](bool reuse, wormsim::ops::Device& device,
+                      wormsim::analysis::RunTraffic& traffic) {
     ExecutorOptions options;
     options.numerics = false;
     options.reuse_op_timing = reuse;
-    return run_graph(device, graph, options);
+    wormsim::analysis::TrafficRecorder recorder(device.engine());
+    recorder.begin_run();
+    options.progress = recorder.wrap(options.progress);
+    GraphRun run = run_graph(device, graph, options);
+    traffic = recorder.finish_run();
+    return run;
   };
   wormsim::ops::Device with_device(n300());
   wormsim::ops::Device without_device(n300());
-  const GraphRun with = run_with(true, with_device);
-  const GraphRun without = run_with(false, without_device);
+  wormsim::analysis::RunTraffic with_traffic;
+  wormsim::analysis::RunTraffic without_traffic;
+  const GraphRun with = run_with(true, with_device, with_traffic);
+  const GraphRun without = run_with(false, without_device, without_traffic);
   ASSERT_EQ(with.nodes.size(), without.nodes.size());
   for (std::size_t i = 0; i < with.nodes.size(); ++i) {
     const wormsim::ops::ProgramTiming& a = with.nodes[i].record.timing;
@@ -140,14 +150,24 @@ TEST_P(ZooRun, ReplayedOpTimingsEqualSimulatedOnes) {
   EXPECT_EQ(with.device_time_ns, without.device_time_ns);
   EXPECT_EQ(with.l1_peak_bytes, without.l1_peak_bytes);
   EXPECT_EQ(with.dram_peak_bytes, without.dram_peak_bytes);
-  ASSERT_EQ(with_device.engine().all_stats().size(), without_device.engine().all_stats().size());
-  for (std::size_t i = 0; i < with_device.engine().all_stats().size(); ++i) {
-    const auto& x = with_device.engine().all_stats()[i];
-    const auto& y = without_device.engine().all_stats()[i];
-    EXPECT_EQ(x.busy_cycles, y.busy_cycles) << x.name;
-    EXPECT_EQ(x.units, y.units) << x.name;
-    EXPECT_EQ(x.last_busy_end, y.last_busy_end) << x.name;
+  EXPECT_EQ(with_traffic.element_names, without_traffic.element_names);
+  ASSERT_EQ(with_traffic.nodes.size(), without_traffic.nodes.size());
+  std::size_t uses = 0;
+  for (std::size_t n = 0; n < with_traffic.nodes.size(); ++n) {
+    const auto& x = with_traffic.nodes[n];
+    const auto& y = without_traffic.nodes[n];
+    ASSERT_EQ(x.size(), y.size()) << "node " << n;
+    for (std::size_t e = 0; e < x.size(); ++e) {
+      EXPECT_EQ(x[e].element, y[e].element) << "node " << n;
+      EXPECT_EQ(x[e].busy_cycles, y[e].busy_cycles) << "node " << n;
+      EXPECT_EQ(x[e].wait_cycles, y[e].wait_cycles) << "node " << n;
+      EXPECT_EQ(x[e].units, y[e].units) << "node " << n;
+      EXPECT_EQ(x[e].uses, y[e].uses) << "node " << n;
+      uses += x[e].uses;
+    }
   }
+  EXPECT_GT(uses, 0u);
+  EXPECT_EQ(with_device.engine().now(), without_device.engine().now());
   const auto& counters = with_device.timing_reuse().counters();
   MEASURE((GetParam() + ".programs_reused").c_str(), counters.reused);
   // Every node's program (plus any reallocation copies) was either simulated or replayed.
