@@ -1045,34 +1045,26 @@ TEST(GatherPlanning, SkippingTheFillRegionPlansWhatPerElementMappingPlans) {
 }
 
 TEST(GatherPlanning, MemoryMovesOfRowMajorShardsPlanWhatPerElementMappingPlans) {
-  // A height-sharded ROW_MAJOR tensor back to DRAM: the holder of every row segment is found
-  // page by page instead of element by element.
-  const Tensor plain_input = random_tensor(rm(Shape{1, 1, 64, 96}), 7);
-  const OpResult sharded =
-      run(MemoryMoveOp(MemoryMoveKind::InterleavedToSharded, keyword("l1-height-sharded", 4, 1)),
-          {plain_input});
-  const TensorSpec in = sharded.outputs.at(0).spec();
-  const TensorSpec out = rm(Shape{1, 1, 64, 96});
+  // ROW_MAJOR shards back to DRAM: the holder of every row segment is found page by page
+  // instead of element by element. Height shards, an uneven last shard (70 rows over 4 cores),
+  // and width shards (each row's segments on different cores).
+  struct Case {
+    std::uint32_t rows;
+    const char* placement;
+    std::uint32_t cores;
+  };
   const auto source = [](const dm::Coord4& at) { return dm::Source::from(0, at); };
-  const GatherOutcome hinted = run_gather(HintedMap(source, nullptr, true), in, out);
-  const GatherOutcome plain = run_gather(HintedMap(source, nullptr, false), in, out);
-  expect_same_gather(hinted, plain);
-  // A partial last shard: 70 rows over 4 cores.
-  const Tensor uneven_input = random_tensor(rm(Shape{1, 1, 70, 96}), 8);
-  const OpResult uneven =
-      run(MemoryMoveOp(MemoryMoveKind::InterleavedToSharded, keyword("l1-height-sharded", 4, 1)),
-          {uneven_input});
-  const TensorSpec uin = uneven.outputs.at(0).spec();
-  const TensorSpec uout = rm(Shape{1, 1, 70, 96});
-  expect_same_gather(run_gather(HintedMap(source, nullptr, true), uin, uout),
-                     run_gather(HintedMap(source, nullptr, false), uin, uout));
-  // Width-sharded: rows split into segments held by different cores.
-  const OpResult width =
-      run(MemoryMoveOp(MemoryMoveKind::InterleavedToSharded, keyword("l1-width-sharded", 3, 1)),
-          {plain_input});
-  const TensorSpec win = width.outputs.at(0).spec();
-  expect_same_gather(run_gather(HintedMap(source, nullptr, true), win, out),
-                     run_gather(HintedMap(source, nullptr, false), win, out));
+  for (const Case& c : {Case{64, "l1-height-sharded", 4}, Case{70, "l1-height-sharded", 4},
+                        Case{64, "l1-width-sharded", 3}}) {
+    SCOPED_TRACE(std::string(c.placement) + ", " + std::to_string(c.rows) + " rows");
+    const TensorSpec plain = rm(Shape{1, 1, c.rows, 96});
+    const OpResult sharded =
+        run(MemoryMoveOp(MemoryMoveKind::InterleavedToSharded, keyword(c.placement, c.cores, 1)),
+            {random_tensor(plain, 7)});
+    const TensorSpec in = sharded.outputs.at(0).spec();
+    expect_same_gather(run_gather(HintedMap(source, nullptr, true), in, plain),
+                       run_gather(HintedMap(source, nullptr, false), in, plain));
+  }
 }
 
 }  // namespace
