@@ -1,6 +1,7 @@
 #include "ops/op_timing_reuse.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "noc/board.hpp"
 
@@ -70,7 +71,8 @@ ProgramTiming OpTimingReuse::run(Program& program, const std::string& key,
   }
   // Which link the next Ethernet transfer takes is part of what the op starts from.
   const std::string full_key = key + "\n#link-rotation " + std::to_string(board.link_rotation());
-  if (const auto hit = recordings_.find(full_key); hit != recordings_.end()) {
+  const auto hit = recordings_.find(full_key);
+  if (hit != recordings_.end() && !verify_) {
     ++counters_.reused;
     return replay(program, hit->second);
   }
@@ -112,8 +114,10 @@ ProgramTiming OpTimingReuse::run(Program& program, const std::string& key,
     inc.units = s.units - b.units;
     inc.max_queue = own_max_queue;
     inc.ends_busy = s.last_busy_end != b.last_busy_end;
-    inc.last_busy_end_offset =
-        static_cast<std::int64_t>(s.last_busy_end) - static_cast<std::int64_t>(timing.fw_start);
+    if (inc.ends_busy) {
+      inc.last_busy_end_offset =
+          static_cast<std::int64_t>(s.last_busy_end) - static_cast<std::int64_t>(timing.fw_start);
+    }
     const bool changed = inc.busy_cycles != 0 || inc.wait_cycles != 0 || inc.uses != 0 ||
                          inc.units != 0 || inc.max_queue != 0 || inc.ends_busy;
     if (changed) recording.increments.push_back(inc);
@@ -122,11 +126,17 @@ ProgramTiming OpTimingReuse::run(Program& program, const std::string& key,
   // clock past its end (an event after the kernels), traffic booked past it, or an event still
   // pending would make the next op start differently, so it is not recorded. Nor is one that
   // registered statistics (their increments would have no recorded index).
-  if (engine.idle() && engine.now() == timing.fw_end && board.busy_until() <= timing.fw_end &&
-      engine.all_stats().size() == count) {
-    recording.timing = timing;
-    recording.circular_buffers = program.circular_buffer_requests();
-    recording.link_rotation_after = board.link_rotation();
+  const bool recordable = engine.idle() && engine.now() == timing.fw_end &&
+                          board.busy_until() <= timing.fw_end && engine.all_stats().size() == count;
+  recording.timing = timing;
+  recording.circular_buffers = program.circular_buffer_requests();
+  recording.link_rotation_after = board.link_rotation();
+  if (hit != recordings_.end()) {  // verifying: this simulation must be what a replay gives
+    check_replay(hit->second, recording, recordable, program.name());
+    ++counters_.verified;
+    return timing;
+  }
+  if (recordable) {
     const std::size_t bytes = recording_bytes(recording, full_key);
     if (recordings_.size() >= kMaxRecordings || recorded_bytes_ + bytes > kMaxRecordingBytes) {
       recordings_.clear();
@@ -136,6 +146,28 @@ ProgramTiming OpTimingReuse::run(Program& program, const std::string& key,
     recordings_.emplace(full_key, std::move(recording));
   }
   return timing;
+}
+
+void OpTimingReuse::check_replay(const Recording& recorded, const Recording& simulated,
+                                 bool recordable, const std::string& program_name) {
+  std::string differs;
+  if (!recordable)
+    differs = "the card was not idle at its end";
+  else if (shifted(recorded.timing, recorded.timing.fw_start, simulated.timing.fw_start) !=
+           simulated.timing)
+    differs = "its timing";
+  else if (recorded.circular_buffers != simulated.circular_buffers)
+    differs = "its circular buffers";
+  else if (recorded.increments != simulated.increments)
+    differs = "the traffic it added to the NoC, DRAM, Ethernet or PCIe statistics";
+  else if (recorded.link_rotation_after != simulated.link_rotation_after)
+    differs = "the Ethernet link rotation it left";
+  if (differs.empty()) return;
+  throw std::logic_error("op timing reuse check failed for program '" + program_name +
+                         "': simulating it again changed " + differs +
+                         " compared with the identical op recorded earlier, so replaying "
+                         "recordings would change results; run with --no-op-reuse and report "
+                         "this as a bug");
 }
 
 ProgramTiming OpTimingReuse::replay(Program& program, const Recording& recording) {

@@ -36,9 +36,16 @@ class OpTimingReuse {
     std::uint64_t simulated{0};      // programs simulated (recorded when reusable)
     std::uint64_t reused{0};         // programs replayed from an earlier identical one
     std::uint64_t busy_at_start{0};  // of `simulated`: the card was busy, no replay possible
+    std::uint64_t verified{0};       // of `simulated`: had a recording, checked against it
   };
 
   const Counters& counters() const noexcept { return counters_; }
+
+  // Verification mode: ops that have a recording are simulated anyway and compared with it
+  // (timing, circular buffers, statistic increments, link rotation); a difference throws
+  // std::logic_error naming the program. Slower than no reuse; for checking the method on new
+  // models and device specs (`wormsim run --verify-op-reuse`).
+  void set_verify(bool verify) noexcept { verify_ = verify; }
 
   // Times `program`: replays the recording under `key` when there is one and the card is idle,
   // else calls `build` (which adds the kernels) and runs it, recording the result when the
@@ -55,7 +62,8 @@ class OpTimingReuse {
     std::uint64_t units{0};
     std::uint64_t max_queue{0};            // the longest queue seen during the program
     bool ends_busy{false};                 // last_busy_end moved during the program
-    std::int64_t last_busy_end_offset{0};  // ... to fw_start + this
+    std::int64_t last_busy_end_offset{0};  // ... to fw_start + this (0 unless ends_busy)
+    friend bool operator==(const StatsIncrement&, const StatsIncrement&) = default;
   };
   struct Recording {
     ProgramTiming timing;  // as first simulated (absolute cycles of that run)
@@ -65,10 +73,13 @@ class OpTimingReuse {
   };
 
   ProgramTiming replay(Program& program, const Recording& recording);
+  static void check_replay(const Recording& recorded, const Recording& simulated, bool recordable,
+                           const std::string& program_name);
 
   Counters counters_;
   std::unordered_map<std::string, Recording> recordings_;
   std::size_t recorded_bytes_{0};  // approximate footprint of recordings_
+  bool verify_{false};
 };
 
 }  // namespace wormsim::ops

@@ -25,6 +25,7 @@ struct KernelSpan {
   sim::Cycle start{0};
   sim::Cycle end{0};
   bool used{false};
+  friend bool operator==(const KernelSpan&, const KernelSpan&) = default;
 };
 
 // One core's kernels in a program run (absolute cycles), for traces and per-core statistics.
@@ -36,6 +37,7 @@ struct CoreTiming {
   sim::Cycle cb_reserve_back_cycles{0};
   std::uint64_t cb_bytes{0};
   std::uint64_t noc_bytes{0};
+  friend bool operator==(const CoreTiming&, const CoreTiming&) = default;
 };
 
 // What one program run took, in the terms of tt-metal's ops_perf_results columns.
@@ -57,6 +59,7 @@ struct ProgramTiming {
   std::vector<CoreTiming> cores;         // every core that ran a kernel, by logical (x, y)
   sim::Cycle kernel_duration() const { return kernel_end - kernel_start; }
   sim::Cycle fw_duration() const { return fw_end - fw_start; }
+  friend bool operator==(const ProgramTiming&, const ProgramTiming&) = default;
 };
 
 // One op's device program: per-core kernels (C++20 coroutines) over circular buffers in L1,
@@ -74,6 +77,7 @@ class Program {
   noc::ChipFabric& fabric() { return device_.fabric(chip_); }
   const arch::DeviceSpec& spec() const noexcept { return device_.spec(); }
   std::uint32_t chip() const noexcept { return chip_; }
+  const std::string& name() const noexcept { return name_; }
 
   // A circular buffer that took new L1 space, in the order it was created.
   struct CircularBufferRequest {
@@ -81,6 +85,7 @@ class Program {
     std::string name;
     std::uint32_t pages{0};
     std::uint32_t page_bytes{0};
+    friend bool operator==(const CircularBufferRequest&, const CircularBufferRequest&) = default;
   };
 
   // A circular buffer of `pages` pages in `core`'s L1; throws wormsim::Error if L1 is full.

@@ -8,6 +8,7 @@
 #include "arch/l1_allocator.hpp"
 #include "ops/numerics/pcc.hpp"
 #include "ops/op_registry.hpp"
+#include "ops/op_timing_reuse.hpp"
 #include "sim/error.hpp"
 
 namespace wormsim::workloads {
@@ -228,6 +229,7 @@ sim::Cycle host_read_tensor(ops::Device& device, std::uint32_t chip, const ops::
 
 GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOptions& options) {
   const arch::DeviceSpec& spec = device.spec();
+  device.timing_reuse().set_verify(options.verify_op_reuse);
   if (options.chip >= spec.num_chips) {
     throw Error("graph '" + graph.name() + "': chip " + std::to_string(options.chip) +
                 " does not exist on " + spec.name + " (it has " + std::to_string(spec.num_chips) +

@@ -55,6 +55,9 @@ struct ExecutorOptions {
   // instead of simulating its program again; results are bit-identical either way
   // (ops/op_timing_reuse.hpp). false simulates every op (`--no-op-reuse`).
   bool reuse_op_timing{true};
+  // With reuse_op_timing: simulate identical ops anyway and check each against its recording
+  // (OpTimingReuse::set_verify); a mismatch is an error. For checking new models or specs.
+  bool verify_op_reuse{false};
   // Free each activation after its last use (TT-NN's deallocate); false keeps all of them to
   // the end of the run (for comparing peaks).
   bool free_after_last_use{true};

@@ -48,6 +48,7 @@ struct RunOptions {
   std::uint32_t beam = 4;
   bool local_pcc = false;
   bool no_op_reuse = false;
+  bool verify_op_reuse = false;
   std::size_t top = 10;
   bool dtype_given = false;
   bool fidelity_given = false;
@@ -209,6 +210,7 @@ void run_model(RunOptions& o) {
     options.dispatch = host_mode.dispatch;
     options.local_op_pcc = o.local_pcc;
     options.reuse_op_timing = !o.no_op_reuse;
+    options.verify_op_reuse = o.verify_op_reuse;
     options.strict_program_configs = o.strict;
     options.weights = weights.get();
     options.synthesize_missing_weights = o.synthesize_missing;
@@ -351,6 +353,7 @@ void run_model(RunOptions& o) {
         {"engine_events", device.engine().events_processed()},
         {"programs_simulated", device.timing_reuse().counters().simulated},
         {"programs_reused", device.timing_reuse().counters().reused},
+        {"programs_verified", device.timing_reuse().counters().verified},
         {"strategy", request.info.strategy},
         {"strategy_note", strategy_note},
         {"conversion_count", conversions},
@@ -480,6 +483,10 @@ const CommandRegistration registration(50, [](CLI::App& app) {
   cmd->add_flag("--no-op-reuse", o->no_op_reuse,
                 "Simulate every op's program, even one identical to an earlier op (whose "
                 "recorded timing is otherwise replayed; results are the same, only slower)");
+  cmd->add_flag("--verify-op-reuse", o->verify_op_reuse,
+                "Simulate identical ops too and check each against the recording a replay "
+                "would use (an error if they differ): a self-check for new models and specs")
+      ->excludes("--no-op-reuse");
   cmd->add_option("--top", o->top, "Ops listed by device time")->capture_default_str();
   cmd->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))

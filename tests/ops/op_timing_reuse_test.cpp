@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -189,6 +190,50 @@ TEST(OpTimingReuse, AnL1OverflowIsReportedAndLeavesTheStatisticsAsWithoutReuse) 
   EXPECT_EQ(with.timing_reuse().counters().simulated + with.timing_reuse().counters().reused,
             without.timing_reuse().counters().simulated);
   expect_same_stats(with.engine(), without.engine());
+}
+
+// Verification mode simulates ops that have a recording and checks the simulation against it.
+TEST(OpTimingReuse, VerifyModeSimulatesRecordedOpsAndChecksThem) {
+  Device device(n300());
+  device.timing_reuse().set_verify(true);
+  Device plain(n300());
+  for (const Step& step : repeated_block()) {
+    const OpRecord a = run_step(device, step, true);
+    const OpRecord b = run_step(plain, step, false);
+    expect_same_timing(a.timing, b.timing, step.op);
+  }
+  EXPECT_EQ(device.timing_reuse().counters().reused, 0u);
+  EXPECT_EQ(device.timing_reuse().counters().verified, 4u);
+  EXPECT_EQ(device.timing_reuse().counters().simulated, 8u);
+  expect_same_stats(device.engine(), plain.engine());
+}
+
+// The key must name everything a program depends on. Two different programs under one key are
+// what verification exists to catch: the second is reported, naming the program.
+TEST(OpTimingReuse, VerifyModeReportsAProgramThatDiffersFromItsRecording) {
+  Device device(n300());
+  device.timing_reuse().set_verify(true);
+  auto run_with_compute = [&](sim::Cycle cycles) {
+    Program program(device, 0, "hand_built");
+    auto kernel = [](Program& p, sim::Cycle c) -> sim::Task {
+      co_await p.compute(CoreCoord{0, 0}, c);
+    };
+    return device.timing_reuse().run(program, "same key", [&] {
+      program.add_kernel(CoreCoord{0, 0}, Risc::Trisc1, kernel(program, cycles));
+    });
+  };
+  const ProgramTiming first = run_with_compute(1000);
+  EXPECT_GE(first.kernel_duration(), 1000u);
+  EXPECT_EQ(run_with_compute(1000).kernel_duration(), first.kernel_duration());  // same: passes
+  try {
+    run_with_compute(5000);
+    FAIL() << "a different program under the same key was not reported";
+  } catch (const std::logic_error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("'hand_built'"), std::string::npos) << message;
+    EXPECT_NE(message.find("its timing"), std::string::npos) << message;
+  }
+  EXPECT_EQ(device.timing_reuse().counters().verified, 1u);
 }
 
 }  // namespace

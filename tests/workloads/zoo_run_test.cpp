@@ -3,6 +3,7 @@
 // bounds (bf16 HiFi4 >= 0.99, bfloat8_b HiFi2 >= 0.98).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -175,6 +176,20 @@ TEST_P(ZooRun, ReplayedOpTimingsEqualSimulatedOnes) {
   EXPECT_EQ(counters.simulated + counters.reused,
             without_device.timing_reuse().counters().simulated);
   EXPECT_EQ(without_device.timing_reuse().counters().reused, 0u);
+  // Verification mode: every op that would replay is simulated and checked against the recording.
+  wormsim::ops::Device verify_device(n300());
+  ExecutorOptions verify;
+  verify.numerics = false;
+  verify.verify_op_reuse = true;
+  EXPECT_NO_THROW(run_graph(verify_device, graph, verify));
+  // Checked: every replay but those that stopped at an L1 overflow (the executor reallocates and
+  // runs the op again), which verification simulates up to the same error.
+  const auto retried = static_cast<std::uint64_t>(
+      std::count_if(with.nodes.begin(), with.nodes.end(),
+                    [](const NodeRun& node) { return node.reallocated_tensors > 0; }));
+  EXPECT_LE(verify_device.timing_reuse().counters().verified, counters.reused);
+  EXPECT_GE(verify_device.timing_reuse().counters().verified + retried, counters.reused);
+  EXPECT_EQ(verify_device.timing_reuse().counters().reused, 0u);
   for (const char* repeated : {"vit-base", "bert-large", "dpt-large", "pi0"}) {
     if (GetParam() == repeated) {
       EXPECT_GT(counters.reused, 0u) << "the second block replays";
