@@ -33,8 +33,7 @@ std::size_t recording_bytes(const R& recording, const std::string& key) {
   std::size_t bytes = key.size() + sizeof(R);
   bytes += recording.increments.size() * sizeof(recording.increments.front());
   bytes += recording.circular_buffers.size() * sizeof(recording.circular_buffers.front());
-  for (const CoreTiming& core : recording.timing.cores)
-    bytes += sizeof(core) + core.spans.size() * sizeof(KernelSpan);
+  bytes += recording.timing.cores.size() * sizeof(CoreTiming);
   return bytes;
 }
 
