@@ -10,7 +10,7 @@ namespace {
 
 // Recordings kept per device; a model has a few hundred distinct ops at most. When either limit
 // is reached the map starts over (later ops are simulated again, never replayed wrongly). A
-// full-grid op's recording is some 70 KB (its statistic increments and per-core timing).
+// recording grows with the elements its op used (one increment each) and its cores.
 constexpr std::size_t kMaxRecordings = 4096;
 constexpr std::size_t kMaxRecordingBytes = std::size_t{64} << 20;
 

@@ -63,6 +63,7 @@ OpRecord run_step(Device& device, const Step& step, bool reuse) {
 }
 
 void expect_same_timing(const ProgramTiming& a, const ProgramTiming& b, const std::string& what) {
+  EXPECT_TRUE(a == b) << what;  // every field; the checks below name the one that differs
   EXPECT_EQ(a.fw_start, b.fw_start) << what;
   EXPECT_EQ(a.fw_end, b.fw_end) << what;
   EXPECT_EQ(a.kernel_start, b.kernel_start) << what;

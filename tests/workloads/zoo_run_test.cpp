@@ -140,13 +140,9 @@ TEST_P(ZooRun, ReplayedOpTimingsEqualSimulatedOnes) {
   const GraphRun with = run_with(true, with_device, with_traffic);
   const GraphRun without = run_with(false, without_device, without_traffic);
   ASSERT_EQ(with.nodes.size(), without.nodes.size());
-  for (std::size_t i = 0; i < with.nodes.size(); ++i) {
-    const wormsim::ops::ProgramTiming& a = with.nodes[i].record.timing;
-    const wormsim::ops::ProgramTiming& b = without.nodes[i].record.timing;
-    EXPECT_EQ(a.fw_start, b.fw_start) << with.nodes[i].name;
-    EXPECT_EQ(a.fw_end, b.fw_end) << with.nodes[i].name;
-    EXPECT_EQ(a.kernel_end, b.kernel_end) << with.nodes[i].name;
-    EXPECT_EQ(a.noc_bytes, b.noc_bytes) << with.nodes[i].name;
+  for (std::size_t i = 0; i < with.nodes.size(); ++i) {  // every field, per-core spans too
+    EXPECT_TRUE(with.nodes[i].record.timing == without.nodes[i].record.timing)
+        << with.nodes[i].name;
   }
   EXPECT_EQ(with.device_time_ns, without.device_time_ns);
   EXPECT_EQ(with.l1_peak_bytes, without.l1_peak_bytes);
