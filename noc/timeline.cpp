@@ -11,7 +11,11 @@ Cycle Element::compute_duration(std::uint64_t bytes) const {
 }
 
 void Timeline::forget_before(Cycle now) {
-  while (first_live_ < busy_.size() && busy_[first_live_].end <= now) ++first_live_;
+  // A local index: stores to first_live_ could alias the intervals' Cycle fields, which would
+  // force a store per step.
+  std::size_t live = first_live_;
+  while (live < busy_.size() && busy_[live].end <= now) ++live;
+  first_live_ = live;
   // Compact occasionally so the vector does not grow without bound on long runs.
   if (first_live_ > 64 && first_live_ * 2 > busy_.size()) {
     busy_.erase(busy_.begin(), busy_.begin() + static_cast<std::ptrdiff_t>(first_live_));
@@ -19,19 +23,22 @@ void Timeline::forget_before(Cycle now) {
   }
 }
 
+bool Timeline::append_if_last(Cycle earliest, Cycle duration) {
+  if (first_live_ < busy_.size() && busy_.back().end > earliest) return false;
+  if (first_live_ < busy_.size() && busy_.back().end == earliest) {
+    busy_.back().end += duration;
+  } else {
+    busy_.push_back({earliest, earliest + duration});
+  }
+  return true;
+}
+
 Cycle Timeline::book(Cycle earliest, Cycle duration, Cycle now) {
   forget_before(now);
   earliest = std::max(earliest, now);  // the forgotten past cannot be booked
   if (duration == 0) return earliest;
   // Fast path: arrivals mostly come in time order, after everything booked so far.
-  if (first_live_ == busy_.size() || busy_.back().end <= earliest) {
-    if (first_live_ < busy_.size() && busy_.back().end == earliest) {
-      busy_.back().end += duration;
-    } else {
-      busy_.push_back({earliest, earliest + duration});
-    }
-    return earliest;
-  }
+  if (append_if_last(earliest, duration)) return earliest;
   // First fit among the gaps at or after `earliest`.
   Cycle candidate = earliest;
   std::size_t i = first_ending_after(candidate);
@@ -44,12 +51,24 @@ Cycle Timeline::book(Cycle earliest, Cycle duration, Cycle now) {
 }
 
 std::size_t Timeline::first_ending_after(Cycle t) const {
-  // Intervals are sorted and disjoint: binary search (a busy link can hold many future
-  // bookings).
-  return static_cast<std::size_t>(
-      std::partition_point(busy_.begin() + static_cast<std::ptrdiff_t>(first_live_), busy_.end(),
-                           [t](const Interval& interval) { return interval.end <= t; }) -
-      busy_.begin());
+  // Intervals are sorted and disjoint. A busy DRAM bank holds a long queue of future bookings
+  // and a new arrival mostly lands near its end: gallop back from the last interval (cached by
+  // prefetch()), then binary search the last step.
+  std::size_t high = busy_.size();  // busy_[high].end > t holds for every high < size
+  std::size_t step = 1;
+  while (high > first_live_ && busy_[high - 1].end > t) {
+    const std::size_t low = high - 1 >= first_live_ + step ? high - 1 - step : first_live_;
+    if (low == first_live_ || busy_[low].end <= t) {
+      return static_cast<std::size_t>(
+          std::partition_point(busy_.begin() + static_cast<std::ptrdiff_t>(low),
+                               busy_.begin() + static_cast<std::ptrdiff_t>(high - 1),
+                               [t](const Interval& interval) { return interval.end <= t; }) -
+          busy_.begin());
+    }
+    high = low;
+    step *= 2;
+  }
+  return high;
 }
 
 void Timeline::insert_before(std::size_t i, Cycle start, Cycle end) {
@@ -74,10 +93,7 @@ std::pair<Cycle, Cycle> Timeline::book_pieces(Cycle earliest, Cycle duration, Cy
   earliest = std::max(earliest, now);
   if (duration == 0) return {earliest, earliest};
   // Fast path, as in book(): nothing booked at or after `earliest`, so one piece.
-  if (first_live_ == busy_.size() || busy_.back().end <= earliest) {
-    const Cycle start = book(earliest, duration, now);
-    return {start, start + duration};
-  }
+  if (append_if_last(earliest, duration)) return {earliest, earliest + duration};
   Cycle first = 0;
   Cycle left = duration;
   Cycle candidate = earliest;

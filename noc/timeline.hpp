@@ -25,6 +25,14 @@ class Timeline {
   // interleave with other packets' on a link's virtual channels. Returns {first start, end}.
   std::pair<Cycle, Cycle> book_pieces(Cycle earliest, Cycle duration, Cycle min_piece, Cycle now);
 
+  // Starts loading the intervals a booking reads first (the oldest live one and the last), so
+  // the cache misses along a packet's path overlap instead of following one another.
+  void prefetch() const noexcept {
+    if (busy_.empty()) return;
+    __builtin_prefetch(busy_.data() + first_live_);
+    __builtin_prefetch(busy_.data() + busy_.size() - 1);
+  }
+
   std::size_t pending_intervals() const noexcept { return busy_.size(); }
   // End of the last booked interval (0 if nothing was ever booked).
   Cycle busy_until() const noexcept { return busy_.empty() ? 0 : busy_.back().end; }
@@ -35,6 +43,9 @@ class Timeline {
     Cycle end;
   };
   void forget_before(Cycle now);
+  // Books [earliest, earliest + duration) if nothing live ends after `earliest` (the common
+  // case: arrivals in time order); false otherwise.
+  bool append_if_last(Cycle earliest, Cycle duration);
   // Index of the first live interval ending after `t` (busy_.size() if none).
   std::size_t first_ending_after(Cycle t) const;
   void insert_before(std::size_t i, Cycle start, Cycle end);

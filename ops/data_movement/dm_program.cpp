@@ -276,9 +276,13 @@ class GatherPlanner {
     for (std::uint32_t r = 0; r < kTileHeight; ++r) {
       const Coord4 at = coord_of_row(padded, tile_row * kTileHeight + r, 0);
       const bool fill_row = bound != nullptr && !inside(*bound, at);
+      // Rows of tile padding are skipped by the passes below (most of a tile whose logical
+      // height is a few rows).
+      row_has_source_[r] = !fill_row;
+      if (fill_row) continue;
       for (std::uint32_t c0 = 0; c0 < kTileWidth; c0 += kFaceWidth) {
         Element* row = &elements_[r * kTileWidth + c0];
-        if (fill_row || (bound != nullptr && tile_col * kTileWidth + c0 >= bound_width)) {
+        if (bound != nullptr && tile_col * kTileWidth + c0 >= bound_width) {
           std::fill(row, row + kFaceWidth, Element{});
           continue;
         }
@@ -311,6 +315,7 @@ class GatherPlanner {
     std::uint32_t first_input = 0;
     std::uint64_t first_page = 0;
     for (std::uint32_t r = 0; r < kTileHeight; ++r) {
+      if (!row_has_source_[r]) continue;
       for (std::uint32_t c = 0; c < kTileWidth; ++c) {
         const Element& e = elements_[r * kTileWidth + c];
         if (e.input < 0) continue;
@@ -339,6 +344,7 @@ class GatherPlanner {
     }
     // Runs of consecutive elements inside one input face row, read straight into place.
     for (std::uint32_t r = 0; r < kTileHeight; ++r) {
+      if (!row_has_source_[r]) continue;
       std::uint32_t run = 0;
       const Element* start = nullptr;
       const Element* prev = nullptr;
@@ -429,6 +435,7 @@ class GatherPlanner {
   std::vector<PageMap> out_maps_;
   bool sharded_input_{false};  // some input lives in L1 shards
   std::array<Element, kTileHeight * kTileWidth> elements_{};
+  std::array<bool, kTileHeight> row_has_source_{};  // false: the row is all fill (padding)
   std::vector<std::pair<std::uint32_t, std::uint64_t>> whole_tiles_;
 };
 

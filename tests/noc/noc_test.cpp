@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "arch/device_spec.hpp"
@@ -176,6 +177,80 @@ TEST(Fabric, PacketsFillIdleGapsInPiecesAsInterleavedFlits) {
   EXPECT_EQ(end2, 238u);
   // The whole timeline is now busy from 60 to 238: nothing fits before it.
   EXPECT_EQ(other.book(60, 1, 0), 238u);
+}
+
+// A per-cycle reference of Timeline's rules: first fit at or after max(earliest, now) for
+// book(); for book_pieces(), every gap of at least min(left, min_piece) cycles in turn.
+class CycleReference {
+ public:
+  explicit CycleReference(std::size_t horizon) : busy_(horizon, false) {}
+  Cycle book(Cycle earliest, Cycle duration, Cycle now) {
+    Cycle start = std::max(earliest, now);
+    while (!free(start, duration)) ++start;
+    mark(start, duration);
+    return start;
+  }
+  std::pair<Cycle, Cycle> book_pieces(Cycle earliest, Cycle duration, Cycle min_piece, Cycle now) {
+    Cycle t = std::max(earliest, now);
+    Cycle left = duration;
+    Cycle first = 0;
+    bool started = false;
+    while (left > 0) {
+      if (busy_.at(t)) {
+        ++t;
+        continue;
+      }
+      Cycle gap = 0;
+      while (gap < left && !busy_.at(t + gap)) ++gap;
+      // A gap bounded by a booking is usable only if long enough; one reaching `left` always is.
+      if (gap < left && gap < std::min(left, min_piece)) {
+        t += gap;
+        continue;
+      }
+      mark(t, gap);
+      if (!started) first = t;
+      started = true;
+      left -= gap;
+      t += gap;
+    }
+    return {first, t};
+  }
+
+ private:
+  bool free(Cycle start, Cycle duration) const {
+    for (Cycle c = start; c < start + duration; ++c)
+      if (busy_.at(c)) return false;
+    return true;
+  }
+  void mark(Cycle start, Cycle duration) {
+    for (Cycle c = start; c < start + duration; ++c) busy_.at(c) = true;
+  }
+  std::vector<bool> busy_;
+};
+
+TEST(Fabric, TimelineMatchesAPerCycleReferenceOnLongQueues) {
+  // Many bookings far ahead of a slowly moving present build the long queues of a busy DRAM
+  // bank, where a booking searches back from the end; short ones land anywhere in between.
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 20; ++trial) {
+    Timeline timeline;
+    CycleReference reference(200000);
+    Cycle now = 0;
+    for (int i = 0; i < 3000; ++i) {
+      if (rng() % 8 == 0) now += rng() % 40;
+      const Cycle earliest = now + rng() % (rng() % 4 == 0 ? 6000 : 300);
+      const Cycle duration = 1 + rng() % 12;
+      if (rng() % 3 == 0) {
+        ASSERT_EQ(timeline.book(earliest, duration, now), reference.book(earliest, duration, now))
+            << "trial " << trial << " booking " << i;
+      } else {
+        const Cycle min_piece = 1 + rng() % 4;
+        ASSERT_EQ(timeline.book_pieces(earliest, duration, min_piece, now),
+                  reference.book_pieces(earliest, duration, min_piece, now))
+            << "trial " << trial << " booking " << i;
+      }
+    }
+  }
 }
 
 // One of the 16 random placements of the dram_bw_12_readers_random_noc0 microbenchmark (reader i
