@@ -43,16 +43,17 @@ sim::Task write_stream(NocPort& port, Endpoint dest, std::uint64_t total) {
   co_await port.write_barrier();
 }
 
-// 12 readers, each streaming from one DRAM bank; returns aggregate bytes/cycle.
+// Reader i streams from DRAM bank i mod 12; returns aggregate bytes/cycle over the makespan.
 double dram_readers(const arch::DeviceSpec& spec, const std::vector<Coord>& readers, NocId noc,
                     std::uint64_t bytes_per_reader, Cycle& cycles) {
   sim::Engine engine;
   Board board(engine, spec);
   ChipFabric& chip = board.chip(0);
   std::vector<std::unique_ptr<NocPort>> ports;
-  for (std::uint32_t bank = 0; bank < readers.size(); ++bank) {
-    ports.push_back(std::make_unique<NocPort>(chip, noc, readers[bank]));
-    engine.spawn(read_bank_stream(*ports.back(), chip.dram_bank(bank), bytes_per_reader));
+  const auto banks = static_cast<std::uint32_t>(spec.dram.banks.size());
+  for (std::uint32_t reader = 0; reader < readers.size(); ++reader) {
+    ports.push_back(std::make_unique<NocPort>(chip, noc, readers[reader]));
+    engine.spawn(read_bank_stream(*ports.back(), chip.dram_bank(reader % banks), bytes_per_reader));
   }
   engine.run();
   cycles = engine.now();
@@ -74,13 +75,18 @@ std::vector<Coord> tuned_readers(const arch::DeviceSpec& spec, NocId noc) {
   return chosen;
 }
 
-// The ISA DRAM-tile experiment: 12 randomly chosen Tensix tiles, each paired with its own
-// channel, each reading 1 MiB.
-std::vector<Coord> random_readers(const arch::DeviceSpec& spec, std::uint32_t seed) {
+// The ISA DRAM-tile experiment: randomly chosen Tensix tiles paired fairly with the channels
+// (reader i reads channel i mod 12, `per_bank` readers each), each reading 1 MiB.
+std::vector<Coord> random_readers(const arch::DeviceSpec& spec, std::uint32_t seed,
+                                  std::uint32_t per_bank) {
   std::vector<Coord> cores = all_workers(spec);
   std::mt19937 rng(seed);
   std::shuffle(cores.begin(), cores.end(), rng);
-  cores.resize(spec.dram.banks.size());
+  const std::size_t count = spec.dram.banks.size() * per_bank;
+  if (count > cores.size())
+    throw Error("DRAM microbenchmark: " + std::to_string(count) + " readers but only " +
+                std::to_string(cores.size()) + " workers");
+  cores.resize(count);
   return cores;
 }
 
@@ -92,16 +98,18 @@ MicrobenchmarkResult dram_tuned(const arch::DeviceSpec& spec) {
 
 // A random pairing is one sample of a wide distribution (a reader whose response shares links
 // with two others caps the whole run), so the figure is the mean over several seeded placements.
-MicrobenchmarkResult dram_random(const arch::DeviceSpec& spec, NocId noc) {
+MicrobenchmarkResult dram_random(const arch::DeviceSpec& spec, NocId noc, std::uint32_t per_bank) {
   double sum = 0;
   Cycle total_cycles = 0;
   for (std::uint32_t trial = 0; trial < kRandomPlacementTrials; ++trial) {
     Cycle cycles = 0;
-    sum += dram_readers(spec, random_readers(spec, kRandomPlacementSeed + trial), noc, kRandomReadBytes, cycles);
+    sum += dram_readers(spec, random_readers(spec, kRandomPlacementSeed + trial, per_bank), noc,
+                        kRandomReadBytes, cycles);
     total_cycles += cycles;
   }
-  return {noc == NocId::Noc0 ? "dram_bw_12_readers_random_noc0" : "dram_bw_12_readers_random_noc1",
-          sum / kRandomPlacementTrials * spec.clock_mhz / 1000.0, "GB/s",
+  const std::string name = "dram_bw_" + std::to_string(spec.dram.banks.size() * per_bank) +
+                           "_readers_random_" + (noc == NocId::Noc0 ? "noc0" : "noc1");
+  return {name, sum / kRandomPlacementTrials * spec.clock_mhz / 1000.0, "GB/s",
           total_cycles / kRandomPlacementTrials};
 }
 
@@ -207,11 +215,20 @@ MicrobenchmarkResult pcie_host_to_device(const arch::DeviceSpec& spec) {
 
 const std::vector<Microbenchmark>& microbenchmarks() {
   static const std::vector<Microbenchmark> all = {
-      {"dram_bw_12_readers_tuned", "12 readers, one per DRAM bank, each adjacent to its bank (NoC0 reads)", dram_tuned},
-      {"dram_bw_12_readers_random_noc0", "12 random cores, one per bank, 1 MiB reads on NoC0 (mean of 16 placements)",
-       [](const arch::DeviceSpec& s) { return dram_random(s, NocId::Noc0); }},
-      {"dram_bw_12_readers_random_noc1", "12 random cores, one per bank, 1 MiB reads on NoC1 (mean of 16 placements)",
-       [](const arch::DeviceSpec& s) { return dram_random(s, NocId::Noc1); }},
+      {"dram_bw_12_readers_tuned",
+       "12 readers, one per DRAM bank, each adjacent to its bank (NoC0 reads)", dram_tuned},
+      {"dram_bw_12_readers_random_noc0",
+       "12 random cores, one per bank, 1 MiB reads on NoC0 (mean of 16 placements)",
+       [](const arch::DeviceSpec& s) { return dram_random(s, NocId::Noc0, 1); }},
+      {"dram_bw_12_readers_random_noc1",
+       "12 random cores, one per bank, 1 MiB reads on NoC1 (mean of 16 placements)",
+       [](const arch::DeviceSpec& s) { return dram_random(s, NocId::Noc1, 1); }},
+      {"dram_bw_48_readers_random_noc0",
+       "48 random cores, four per bank, 1 MiB reads on NoC0 (mean of 16 placements)",
+       [](const arch::DeviceSpec& s) { return dram_random(s, NocId::Noc0, 4); }},
+      {"dram_bw_48_readers_random_noc1",
+       "48 random cores, four per bank, 1 MiB reads on NoC1 (mean of 16 placements)",
+       [](const arch::DeviceSpec& s) { return dram_random(s, NocId::Noc1, 4); }},
       {"dram_read_single_core", "one core reads interleaved 8 KiB pages from all banks (NoC1)",
        [](const arch::DeviceSpec& s) { return single_core_dram(s, false); }},
       {"dram_write_single_core", "one core writes interleaved 8 KiB pages to all banks (NoC0)",
@@ -220,12 +237,15 @@ const std::vector<Microbenchmark>& microbenchmarks() {
        [](const arch::DeviceSpec& s) { return one_to_one(s, false); }},
       {"one_from_one_read", "one core reads 8 KiB packets from one other core",
        [](const arch::DeviceSpec& s) { return one_to_one(s, true); }},
-      {"one_to_all_unicast", "one core writes 8 KiB packets to every other worker, one unicast each",
+      {"one_to_all_unicast",
+       "one core writes 8 KiB packets to every other worker, one unicast each",
        [](const arch::DeviceSpec& s) { return one_to_all(s, false); }},
       {"one_to_all_multicast", "one core multicasts 8 KiB packets to every other worker",
        [](const arch::DeviceSpec& s) { return one_to_all(s, true); }},
-      {"ethernet_one_way_latency", "16 B from an Ethernet core on chip 0 to its peer on chip 1", ethernet_latency},
-      {"pcie_host_to_device_l1", "64 MiB host-to-device write into one core's L1 over PCIe", pcie_host_to_device},
+      {"ethernet_one_way_latency", "16 B from an Ethernet core on chip 0 to its peer on chip 1",
+       ethernet_latency},
+      {"pcie_host_to_device_l1", "64 MiB host-to-device write into one core's L1 over PCIe",
+       pcie_host_to_device},
   };
   return all;
 }

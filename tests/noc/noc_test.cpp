@@ -389,5 +389,22 @@ TEST(Microbenchmarks, TunedDramPlacementBeatsRandomAndNoc1RandomIsWorst) {
   EXPECT_LT(bw["dram_bw_12_readers_random_noc1"], 0.75 * bw["dram_bw_12_readers_random_noc0"]);
 }
 
+TEST(Microbenchmarks, FortyEightRandomReadersShareEachChannelFairly) {
+  // Four random readers per channel (the ISA's 48-tile rows): every channel has work queued all
+  // the time, so NoC0 gets closer to the channels' total than with 12 readers, yet stays under
+  // it; NoC1 stays column-bound, far below NoC0.
+  std::map<std::string, double> bw;
+  for (const Microbenchmark& bench : microbenchmarks()) {
+    if (bench.name.find("_random_") != std::string::npos)
+      bw[bench.name] = bench.run(n300()).simulated;
+  }
+  ASSERT_EQ(bw.size(), 4u);
+  const double peak = n300().dram.bank_peak_bytes_per_cycle * n300().dram.banks.size();
+  const double gb_per_s_per_byte_per_cycle = n300().clock_mhz / 1000.0;
+  EXPECT_GT(bw["dram_bw_48_readers_random_noc0"], bw["dram_bw_12_readers_random_noc0"]);
+  EXPECT_LT(bw["dram_bw_48_readers_random_noc0"], peak * gb_per_s_per_byte_per_cycle);
+  EXPECT_LT(bw["dram_bw_48_readers_random_noc1"], 0.5 * bw["dram_bw_48_readers_random_noc0"]);
+}
+
 }  // namespace
 }  // namespace wormsim::noc
