@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -23,6 +24,9 @@ using sim::Task;
 // than over NoC1 (ISA DRAMTile/README.md: 190 vs 82 GB/s for randomly paired cores and banks).
 constexpr NocId kReaderNoc = NocId::Noc0;
 constexpr NocId kWriterNoc = NocId::Noc1;
+// One entry of tt-metal's tiled-reshape segment map (SegmentMapData in reshape_view's
+// hostdevcommon/common.hpp): input page, input offset, output offset, element count, 4 bytes each.
+constexpr std::uint32_t kSegmentMapEntryBytes = 16;
 
 std::uint32_t to_u32(std::uint64_t value, const char* what) {
   if (value > 0xFFFFFFFFull) throw Error(std::string("data movement: ") + what + " exceeds 4 GiB");
@@ -38,6 +42,7 @@ Task reader_kernel(const CoreWork& work, sim::CircularBuffer& cb, noc::NocPort& 
       // Reads whose addresses come from earlier reads wait for those to land.
       if (unit.dependent_after > 0 && i == unit.dependent_after) co_await port.read_barrier();
       co_await port.read(unit.reads[i].where, unit.reads[i].bytes);
+      if (unit.serial_reads) co_await port.read_barrier();
     }
     if (!unit.reads.empty()) co_await port.read_barrier();
     cb.push_back(1);
@@ -90,8 +95,8 @@ struct PageRef {
 class GatherPlanner {
  public:
   GatherPlanner(Program& program, const ElementMap& map, const std::vector<TensorSpec>& inputs,
-                const std::vector<TensorSpec>& outputs)
-      : program_(program), map_(map), inputs_(inputs), outputs_(outputs) {
+                const std::vector<TensorSpec>& outputs, TileSources sources)
+      : program_(program), map_(map), inputs_(inputs), outputs_(outputs), sources_(sources) {
     for (const TensorSpec& t : inputs) {
       in_maps_.emplace_back(t, program.fabric());
       sharded_input_ = sharded_input_ || in_maps_.back().in_l1_sharded();
@@ -153,6 +158,9 @@ class GatherPlanner {
     else
       unassigned.push_back(ref);
   }
+
+  // The largest number of segments one output tile's map page lists (TileSources::WholeTiles).
+  std::uint32_t max_segments() const { return max_segments_; }
 
   Unit make_unit(CoreCoord core, const std::vector<PageRef>& pages) {
     Unit unit;
@@ -331,6 +339,10 @@ class GatherPlanner {
       }
     }
     if (!any) return;  // all padding / fill
+    if (sources_ == TileSources::WholeTiles) {
+      add_whole_source_tiles(unit, core, ref);
+      return;
+    }
     if (copy) {
       add_whole_tile(unit, core, first_input, first_page);
       return;
@@ -377,6 +389,64 @@ class GatherPlanner {
       }
       close();
     }
+  }
+
+  // tt-metal's tiled reshape for one output tile whose sources are in elements_: the map page
+  // (its size is set once every tile is planned, see build_gather), the distinct input tiles in
+  // ascending page order (the host map groups segments by input page), one read at a time, and a
+  // local write per segment: a run of consecutive elements inside one input face row.
+  void add_whole_source_tiles(Unit& unit, CoreCoord core, const PageRef& ref) {
+    unit.reads.push_back(Transfer{program_.fabric().dram_bank(static_cast<std::uint32_t>(
+                                      ref.page % program_.spec().dram.banks.size())),
+                                  0});
+    unit.dependent_after = 1;  // the tile reads' addresses come from the map page
+    unit.serial_reads = true;
+    std::set<std::pair<std::uint32_t, std::uint64_t>> tiles;
+    std::uint32_t segments = 0;
+    const noc::Endpoint self = program_.fabric().worker(core.x, core.y);
+    // A segment's share of the tile's bytes (block-float formats have no per-element size).
+    const std::uint64_t tile = out_maps_[ref.output].page_bytes();
+    auto segment_bytes = [&](std::uint32_t elements) {
+      return static_cast<std::uint32_t>((elements * tile + kTileHeight * kTileWidth - 1) /
+                                        (kTileHeight * kTileWidth));
+    };
+    for (std::uint32_t r = 0; r < kTileHeight; ++r) {
+      if (!row_has_source_[r]) continue;
+      std::uint32_t run = 0;
+      const Element* prev = nullptr;
+      auto close = [&] {
+        if (run == 0) return;
+        unit.writes.push_back(Transfer{self, segment_bytes(run)});
+        ++segments;
+        run = 0;
+      };
+      for (std::uint32_t c = 0; c < kTileWidth; ++c) {
+        const Element& e = elements_[r * kTileWidth + c];
+        if (e.input < 0) {
+          close();
+          prev = nullptr;
+          continue;
+        }
+        tiles.emplace(static_cast<std::uint32_t>(e.input), e.page);
+        const bool extends = prev != nullptr && c % kFaceWidth != 0 && e.input == prev->input &&
+                             e.page == prev->page && e.row == prev->row && e.col == prev->col + 1 &&
+                             e.col % kFaceWidth != 0;
+        if (!extends) close();
+        ++run;
+        prev = &e;
+      }
+      close();
+    }
+    const std::uint64_t in_bytes_before = unit.in_bytes;
+    std::uint64_t largest_tile = 0;
+    for (const auto& [input, page] : tiles) {
+      add_read(unit, core, input, page, in_maps_[input].page_bytes());
+      largest_tile = std::max<std::uint64_t>(largest_tile, in_maps_[input].page_bytes());
+    }
+    // The tiles pass one at a time through a one-tile buffer (the writer copies each out before
+    // the next is read), so L1 holds one of them, not all.
+    unit.in_bytes = std::min(unit.in_bytes, in_bytes_before + largest_tile);
+    max_segments_ = std::max(max_segments_, segments);
   }
 
   // One output ROW_MAJOR page: runs of consecutive elements of one input page.
@@ -434,6 +504,8 @@ class GatherPlanner {
   std::vector<PageMap> in_maps_;
   std::vector<PageMap> out_maps_;
   bool sharded_input_{false};  // some input lives in L1 shards
+  TileSources sources_{TileSources::Segments};
+  std::uint32_t max_segments_{0};
   std::array<Element, kTileHeight * kTileWidth> elements_{};
   std::array<bool, kTileHeight> row_has_source_{};  // false: the row is all fill (padding)
   std::vector<std::pair<std::uint32_t, std::uint64_t>> whole_tiles_;
@@ -687,11 +759,14 @@ std::unordered_map<std::string, CachedGather>& gather_cache() {
 }  // namespace
 
 void build_gather(Program& program, const ElementMap& map, const std::vector<TensorSpec>& inputs,
-                  const std::vector<TensorSpec>& outputs, bool two_readers) {
+                  const std::vector<TensorSpec>& outputs, bool two_readers, TileSources sources) {
   const arch::DeviceSpec& device = program.spec();
+  const bool whole_tiles =
+      sources == TileSources::WholeTiles && outputs.front().layout() == Layout::Tile;
   std::string key = map.cache_key();
   if (!key.empty()) {
-    key += "|" + device.name + "|" + (two_readers ? "2" : "1");
+    key +=
+        "|" + device.name + "|" + (two_readers ? "2" : "1") + (whole_tiles ? "|whole-tiles" : "");
     for (const TensorSpec& t : inputs) key += "|" + to_string(t);
     key += "|->";
     for (const TensorSpec& t : outputs) key += "|" + to_string(t);
@@ -701,7 +776,8 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
       return;
     }
   }
-  GatherPlanner planner(program, map, inputs, outputs);
+  GatherPlanner planner(program, map, inputs, outputs,
+                        whole_tiles ? TileSources::WholeTiles : TileSources::Segments);
   std::map<CoreCoord, std::vector<PageRef>> per_core;
   std::vector<PageRef> unassigned;
   for (std::uint32_t k = 0; k < outputs.size(); ++k) {
@@ -728,14 +804,29 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
       group.clear();
     };
     for (const PageRef& ref : pages) {
-      if (!group.empty() && (group.front().output != ref.output ||
-                             group.size() >= pages_per_unit(device, outputs[ref.output]))) {
+      // The tiled reshape handles one output tile at a time.
+      const std::uint32_t unit_pages =
+          whole_tiles ? 1 : pages_per_unit(device, outputs[ref.output]);
+      if (!group.empty() && (group.front().output != ref.output || group.size() >= unit_pages)) {
         flush();
       }
       group.push_back(ref);
     }
     flush();
     work.push_back(std::move(core_work));
+  }
+  if (whole_tiles) {
+    // Every map page has the size of the longest one (tt-metal sizes the map tensor's pages so).
+    const std::uint32_t map_bytes =
+        std::max<std::uint32_t>(1, planner.max_segments()) * kSegmentMapEntryBytes;
+    for (CoreWork& core_work : work) {
+      for (Unit& unit : core_work.units) {
+        if (unit.serial_reads && !unit.reads.empty()) {
+          unit.reads.front().bytes = map_bytes;
+          unit.in_bytes += map_bytes;
+        }
+      }
+    }
   }
   if (!key.empty()) {
     std::size_t transfers = 0;

@@ -130,6 +130,8 @@ struct Unit {
   // When > 0, the first this many reads must land before the others are issued (they carry
   // the addresses of the rest, e.g. embedding indices).
   std::uint32_t dependent_after{0};
+  // Each read waits for the previous one to land (a kernel that barriers after every read).
+  bool serial_reads{false};
   std::uint64_t in_bytes{0};  // CB space the unit's input takes
   sim::Cycle compute{0};
   std::vector<Transfer> writes;
@@ -174,8 +176,21 @@ std::uint32_t pages_per_unit(const arch::DeviceSpec& spec, const TensorSpec& out
 // what its pages need: whole tiles when an output tile is a copy (or, with a compute stage, a
 // transpose) of one input tile, otherwise every contiguous run of elements inside an input
 // face row / page as its own read, the way TT-NN's generic kernels read sub-tile segments.
+// How an output tile that is not a whole copy of one input tile gets its elements.
+enum class TileSources {
+  // Every run inside an input face row is its own NoC read, straight into place.
+  Segments,
+  // tt-metal's tiled reshape (ReshapeViewTiledProgramFactory, reader_reshape_tiled.cpp /
+  // writer_reshape_tiled.cpp): per output tile the reader reads its page of a host-made segment
+  // map from DRAM, then each distinct input tile whole, one at a time (a barrier after each);
+  // the writer copies every segment into a scratch tile with a local NoC write and writes the
+  // tile out.
+  WholeTiles,
+};
+
 void build_gather(Program& program, const ElementMap& map, const std::vector<TensorSpec>& inputs,
-                  const std::vector<TensorSpec>& outputs, bool two_readers = false);
+                  const std::vector<TensorSpec>& outputs, bool two_readers = false,
+                  TileSources sources = TileSources::Segments);
 
 // ---- blocked programs (tilize, untilize, embedding) ----
 

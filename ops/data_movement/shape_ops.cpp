@@ -322,6 +322,13 @@ void ReshapeOp::build(Program& program, const std::vector<TensorSpec>& inputs,
     dm::launch_noop(program);  // metadata only: nothing moves
     return;
   }
+  // Interleaved TILE tensors go through tt-metal's tiled reshape (whole input tiles, segments
+  // copied locally); sharded ones through the generic gather.
+  if (inputs[0].layout() == Layout::Tile && !inputs[0].is_sharded() && !outputs[0].is_sharded()) {
+    dm::build_gather(program, *element_map(inputs, outputs), inputs, outputs, false,
+                     dm::TileSources::WholeTiles);
+    return;
+  }
   DataMovementOp::build(program, inputs, outputs);
 }
 
