@@ -64,8 +64,12 @@ Task writer_kernel(const CoreWork& work, sim::CircularBuffer& cb, noc::NocPort& 
   for (const Unit& unit : work.units) {
     co_await cb.wait_front(1);
     for (const Transfer& t : unit.writes) co_await port.write(t.where, t.bytes);
-    // The CB slot can be reused once the data has left L1.
-    if (!unit.writes.empty()) co_await port.writes_flushed();
+    // The CB slot can be reused once the data has left L1; a serial unit (the tiled reshape)
+    // waits for the acknowledgements first, as its kernel does before taking the next map page.
+    if (unit.serial_reads && !unit.writes.empty())
+      co_await port.write_barrier();
+    else if (!unit.writes.empty())
+      co_await port.writes_flushed();
     cb.pop_front(1);
   }
   co_await port.write_barrier();
@@ -443,8 +447,9 @@ class GatherPlanner {
       add_read(unit, core, input, page, in_maps_[input].page_bytes());
       largest_tile = std::max<std::uint64_t>(largest_tile, in_maps_[input].page_bytes());
     }
-    // The tiles pass one at a time through a one-tile buffer (the writer copies each out before
-    // the next is read), so L1 holds one of them, not all.
+    // In tt-metal the tiles pass one at a time through a one-tile buffer, the writer copying each
+    // out before the next is read. Here the unit's reads all land before its copies start, which
+    // takes the same serial time; L1 is charged for one tile, as tt-metal allocates.
     unit.in_bytes = std::min(unit.in_bytes, in_bytes_before + largest_tile);
     max_segments_ = std::max(max_segments_, segments);
   }
@@ -659,11 +664,13 @@ void launch(Program& program, std::vector<CoreWork> work, bool compute_stage, bo
     std::uint64_t max_out = 1;
     bool reads = false;
     bool writes = false;
+    bool serial = false;
     for (const Unit& unit : core_work.units) {
       max_in = std::max(max_in, unit.in_bytes);
       max_out = std::max(max_out, unit.out_bytes);
       reads = reads || !unit.reads.empty();
       writes = writes || !unit.writes.empty();
+      serial = serial || unit.serial_reads;
     }
     const CoreCoord core = core_work.core;
     if (two_readers && !compute_stage && !writes) {
@@ -679,8 +686,10 @@ void launch(Program& program, std::vector<CoreWork> work, bool compute_stage, bo
     // Without reads the data is the core's own input shard; without a compute stage or writes
     // the reads land straight in the core's output shard.
     const bool in_backed = !reads || (!compute_stage && !writes);
+    // Double-buffered, except for serial units: the tiled reshape's one-page buffers make each
+    // output tile wait until the previous one has been written.
     sim::CircularBuffer& in_cb =
-        program.create_cb(core, "dm_in", 2, to_u32(max_in, "a unit"), in_backed);
+        program.create_cb(core, "dm_in", serial ? 1 : 2, to_u32(max_in, "a unit"), in_backed);
     sim::CircularBuffer* to_writer = &in_cb;
     program.add_kernel(
         core, Risc::Ncrisc,
@@ -816,7 +825,9 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
     work.push_back(std::move(core_work));
   }
   if (whole_tiles) {
-    // Every map page has the size of the longest one (tt-metal sizes the map tensor's pages so).
+    // Every map page has the size of the longest one. tt-metal's host map is somewhat larger: it
+    // pads each input tile's segment list to the longest in that output tile and adds entries for
+    // L1 alignment; it also merges runs that continue across face rows, which this count splits.
     const std::uint32_t map_bytes =
         std::max<std::uint32_t>(1, planner.max_segments()) * kSegmentMapEntryBytes;
     for (CoreWork& core_work : work) {

@@ -183,8 +183,10 @@ enum class TileSources {
   // tt-metal's tiled reshape (ReshapeViewTiledProgramFactory, reader_reshape_tiled.cpp /
   // writer_reshape_tiled.cpp): per output tile the reader reads its page of a host-made segment
   // map from DRAM, then each distinct input tile whole, one at a time (a barrier after each);
-  // the writer copies every segment into a scratch tile with a local NoC write and writes the
-  // tile out.
+  // the writer copies every segment into a scratch tile with a local NoC write (tt-metal copies
+  // with the RISC instead when source and destination differ in alignment mod 16, which this
+  // does not model) and writes the tile out, waiting for its acknowledgement before the next
+  // output tile starts (one-page buffers).
   WholeTiles,
 };
 

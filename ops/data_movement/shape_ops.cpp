@@ -322,9 +322,14 @@ void ReshapeOp::build(Program& program, const std::vector<TensorSpec>& inputs,
     dm::launch_noop(program);  // metadata only: nothing moves
     return;
   }
-  // Interleaved TILE tensors go through tt-metal's tiled reshape (whole input tiles, segments
-  // copied locally); sharded ones through the generic gather.
-  if (inputs[0].layout() == Layout::Tile && !inputs[0].is_sharded() && !outputs[0].is_sharded()) {
+  // Interleaved bfloat16 / float32 TILE tensors go through tt-metal's tiled reshape (whole input
+  // tiles, segments copied locally). The rest keep the generic gather: sharded tensors (tt-metal
+  // converts them to interleaved and back around it) and block-float ones (tt-metal typecasts
+  // them to bfloat16 and back around it); neither detour is modelled.
+  const DataType type = inputs[0].data_type();
+  const bool whole_element_type = type == DataType::BFloat16 || type == DataType::Float32;
+  if (inputs[0].layout() == Layout::Tile && whole_element_type && !inputs[0].is_sharded() &&
+      !outputs[0].is_sharded()) {
     dm::build_gather(program, *element_map(inputs, outputs), inputs, outputs, false,
                      dm::TileSources::WholeTiles);
     return;

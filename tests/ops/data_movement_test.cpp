@@ -885,6 +885,18 @@ TEST(DataMovementTiming, TiledReshapeReadsWholeInputTilesAndAMapPagePerOutputTil
   EXPECT_GE(r.record.timing.kernel_duration(), per_core * 2 * n300().dram.read_latency_cycles);
 }
 
+TEST(DataMovementTiming, TiledReshapeReadsAnOutputTilesInputTilesOneAtATime) {
+  // [1, 1, 1024, 32] -> [1, 1, 32, 1024]: output tile j's row r is input row 32r + j, so each of
+  // the 32 output tiles (one per core) draws on all 32 input tile rows. Read one at a time after
+  // the map page, that is at least 33 DRAM read round trips; issued together (16 in flight) it
+  // would be a few.
+  const TensorSpec in = tile(Shape{1, 1, 1024, 32});
+  const ReshapeOp op(ReshapeOptions{{1, 1, 32, 1024}, {}});
+  const OpResult r = run_isolated(n300(), op, {in});
+  ASSERT_FALSE(op.is_view());
+  EXPECT_GE(r.record.timing.kernel_duration(), 33 * n300().dram.read_latency_cycles);
+}
+
 TEST(DataMovementTiming, ConcatSliceAndPadWithinBounds) {
   {
     SCOPED_TRACE("concat");
