@@ -359,19 +359,23 @@ class GatherPlanner {
       return;
     }
     // Runs of consecutive elements inside one input face row, read straight into place.
+    for_each_segment([&](const Element& first, std::uint32_t run) {
+      const auto input = static_cast<std::uint32_t>(first.input);
+      add_read(unit, core, input, first.page, share_of_tile(run, in_maps_[input].page_bytes()));
+    });
+  }
+
+  // Calls on_segment(first element, length) for every run of consecutive elements of elements_
+  // that lies inside one input face row (in row order).
+  template <class OnSegment>
+  void for_each_segment(OnSegment&& on_segment) const {
     for (std::uint32_t r = 0; r < kTileHeight; ++r) {
       if (!row_has_source_[r]) continue;
       std::uint32_t run = 0;
       const Element* start = nullptr;
       const Element* prev = nullptr;
       auto close = [&] {
-        if (run == 0) return;
-        const std::uint32_t input = static_cast<std::uint32_t>(start->input);
-        const std::uint32_t tile = in_maps_[input].page_bytes();
-        add_read(unit, core, input, start->page,
-                 static_cast<std::uint32_t>(
-                     (static_cast<std::uint64_t>(run) * tile + kTileHeight * kTileWidth - 1) /
-                     (kTileHeight * kTileWidth)));
+        if (run > 0) on_segment(*start, run);
         run = 0;
       };
       for (std::uint32_t c = 0; c < kTileWidth; ++c) {
@@ -395,6 +399,14 @@ class GatherPlanner {
     }
   }
 
+  // Bytes of `elements` elements of a tile of `tile_bytes` (block-float formats have no
+  // per-element size: their share of the tile, rounded up).
+  static std::uint32_t share_of_tile(std::uint32_t elements, std::uint64_t tile_bytes) {
+    return static_cast<std::uint32_t>(
+        (static_cast<std::uint64_t>(elements) * tile_bytes + kTileHeight * kTileWidth - 1) /
+        (kTileHeight * kTileWidth));
+  }
+
   // tt-metal's tiled reshape for one output tile whose sources are in elements_: the map page
   // (its size is set once every tile is planned, see build_gather), the distinct input tiles in
   // ascending page order (the host map groups segments by input page), one read at a time, and a
@@ -408,39 +420,12 @@ class GatherPlanner {
     std::set<std::pair<std::uint32_t, std::uint64_t>> tiles;
     std::uint32_t segments = 0;
     const noc::Endpoint self = program_.fabric().worker(core.x, core.y);
-    // A segment's share of the tile's bytes (block-float formats have no per-element size).
     const std::uint64_t tile = out_maps_[ref.output].page_bytes();
-    auto segment_bytes = [&](std::uint32_t elements) {
-      return static_cast<std::uint32_t>((elements * tile + kTileHeight * kTileWidth - 1) /
-                                        (kTileHeight * kTileWidth));
-    };
-    for (std::uint32_t r = 0; r < kTileHeight; ++r) {
-      if (!row_has_source_[r]) continue;
-      std::uint32_t run = 0;
-      const Element* prev = nullptr;
-      auto close = [&] {
-        if (run == 0) return;
-        unit.writes.push_back(Transfer{self, segment_bytes(run)});
-        ++segments;
-        run = 0;
-      };
-      for (std::uint32_t c = 0; c < kTileWidth; ++c) {
-        const Element& e = elements_[r * kTileWidth + c];
-        if (e.input < 0) {
-          close();
-          prev = nullptr;
-          continue;
-        }
-        tiles.emplace(static_cast<std::uint32_t>(e.input), e.page);
-        const bool extends = prev != nullptr && c % kFaceWidth != 0 && e.input == prev->input &&
-                             e.page == prev->page && e.row == prev->row && e.col == prev->col + 1 &&
-                             e.col % kFaceWidth != 0;
-        if (!extends) close();
-        ++run;
-        prev = &e;
-      }
-      close();
-    }
+    for_each_segment([&](const Element& first, std::uint32_t run) {
+      tiles.emplace(static_cast<std::uint32_t>(first.input), first.page);
+      unit.writes.push_back(Transfer{self, share_of_tile(run, tile)});
+      ++segments;
+    });
     const std::uint64_t in_bytes_before = unit.in_bytes;
     std::uint64_t largest_tile = 0;
     for (const auto& [input, page] : tiles) {
