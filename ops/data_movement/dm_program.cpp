@@ -817,6 +817,7 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
         std::max<std::uint32_t>(1, planner.max_segments()) * kSegmentMapEntryBytes;
     for (CoreWork& core_work : work) {
       for (Unit& unit : core_work.units) {
+        // A serial unit is one add_whole_source_tiles made: its first read is the map page.
         if (unit.serial_reads && !unit.reads.empty()) {
           unit.reads.front().bytes = map_bytes;
           unit.in_bytes += map_bytes;

@@ -170,15 +170,10 @@ sim::Cycle tile_pass_cycles(const arch::DeviceSpec& spec, DataType in, DataType 
 // use), or ROW_MAJOR rows of about that many bytes.
 std::uint32_t pages_per_unit(const arch::DeviceSpec& spec, const TensorSpec& output);
 
-// The generic gather program: the output pages are dealt to cores (the owner of each L1 shard
-// pulls its own pages; with an L1-sharded input, the core holding a page's source pushes it;
-// otherwise pages are split evenly over the worker grid), grouped in units, and each unit reads
-// what its pages need: whole tiles when an output tile is a copy (or, with a compute stage, a
-// transpose) of one input tile, otherwise every contiguous run of elements inside an input
-// face row / page as its own read, the way TT-NN's generic kernels read sub-tile segments.
-// How an output tile that is not a whole copy of one input tile gets its elements.
+// How build_gather reads the sources of an output tile.
 enum class TileSources {
-  // Every run inside an input face row is its own NoC read, straight into place.
+  // A copy (or, with a compute stage, a transpose) of one input tile reads that tile; any other
+  // output tile reads every run inside an input face row as its own NoC read, straight into place.
   Segments,
   // tt-metal's tiled reshape (ReshapeViewTiledProgramFactory, reader_reshape_tiled.cpp /
   // writer_reshape_tiled.cpp): per output tile the reader reads its page of a host-made segment
@@ -190,6 +185,13 @@ enum class TileSources {
   WholeTiles,
 };
 
+// The generic gather program: the output pages are dealt to cores (the owner of each L1 shard
+// pulls its own pages; with an L1-sharded input, the core holding a page's source pushes it;
+// otherwise pages are split evenly over the worker grid), grouped in units, and each unit reads
+// what its pages need: whole tiles when an output tile is a copy (or, with a compute stage, a
+// transpose) of one input tile, otherwise every contiguous run of elements inside an input
+// face row / page as its own read, the way TT-NN's generic kernels read sub-tile segments
+// (`sources` chooses how TILE pages are read, see TileSources).
 void build_gather(Program& program, const ElementMap& map, const std::vector<TensorSpec>& inputs,
                   const std::vector<TensorSpec>& outputs, bool two_readers = false,
                   TileSources sources = TileSources::Segments);
