@@ -929,6 +929,9 @@ struct WindowParams {
   std::vector<std::int64_t> kernel, stride, padding, dilation;
   std::int64_t num_cores_nhw{0};
   std::int64_t num_cores_c{1};
+  // conv_transpose2d: stride and padding are the transposed conv's own (as tt-metal prints them).
+  bool transpose{false};
+  std::vector<std::int64_t> output_padding{0, 0};
 };
 
 // 'SlidingWindowConfig(batch_size=1; input_hw=(56;56); window_hw=(3;3); stride_hw=(1;1);
@@ -966,6 +969,9 @@ WindowParams parse_window(const std::string& text) {
     w.num_cores_nhw = parse_integer(it->second).value_or(0);
   if (auto it = s.fields.find("num_cores_c"); it != s.fields.end())
     w.num_cores_c = parse_integer(it->second).value_or(1);
+  if (auto it = s.fields.find("is_transpose"); it != s.fields.end())
+    w.transpose = parse_flag(it->second).value_or(false);
+  if (w.transpose && s.fields.count("output_padding")) w.output_padding = ints("output_padding", 2);
   return w;
 }
 
@@ -980,6 +986,11 @@ MappedOp map_halo(RowMapper& m) {
   const auto config = m.attr_value("config");
   if (!config) throw UnmappableOp("config (SlidingWindowConfig) is missing from ATTRIBUTES");
   const WindowParams w = parse_window(*config);
+  if (w.transpose) {
+    throw UnmappableOp(
+        "a transposed halo (is_transpose=true) is modelled inside wormsim's conv_transpose2d, "
+        "which the conv row maps to");
+  }
   json params = window_json(w);
   if (auto tiled = m.attr_value("is_out_tiled")) {
     if (auto value = parse_flag(*tiled)) params["output_tile_aligned"] = *value;
@@ -1002,6 +1013,7 @@ MappedOp map_conv2d(RowMapper& m) {
   if (!config) throw UnmappableOp("sliding_window_config is missing from ATTRIBUTES");
   const WindowParams w = parse_window(*config);
   json params = window_json(w);
+  if (w.transpose) params["output_padding"] = w.output_padding;
   const ProfileTensor& act = m.input_cells(0);
   const std::uint32_t in_channels = act.logical.x();
   const auto out_channels = m.attr_value("output_channels")
@@ -1088,6 +1100,10 @@ MappedOp map_conv2d(RowMapper& m) {
     inputs.push_back(
         ops::TensorSpec(ops::Shape({1, 1, 1, static_cast<std::uint32_t>(*out_channels)}), bias_type,
                         ops::Layout::Tile, ops::MemoryConfig::dram_interleaved()));
+  }
+  if (w.transpose) {
+    m.note("is_transpose=true: ttnn.conv_transpose2d (halo inserting zeros, then the conv)");
+    return mapped(m, "conv_transpose2d", params, inputs);
   }
   return mapped(m, "conv2d", params, inputs);
 }

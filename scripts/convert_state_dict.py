@@ -13,6 +13,10 @@ wants:
     --keep-pattern) are left as they are;
   - 4-D "*.weight" tensors (nn.Conv2d, [C_out, C_in, kh, kw]) become TT-NN's prepared conv
     weight matrix [kh * kw * C_in, C_out] (row (ky * kw + kx) * C_in + c), unless --no-conv;
+  - 4-D weights whose names match --conv-transpose-pattern (nn.ConvTranspose2d, [C_in, C_out,
+    kh, kw]; by default DPT's and Depth Anything's reassemble resizes) become the prepared
+    matrix of the flipped kernel that conv_transpose2d reads: row (ky * kw + kx) * C_in + c holds
+    W[c][c_out][kh - 1 - ky][kw - 1 - kx];
   - everything else is copied unchanged.
 wormsim compares shapes without leading 1s, so [in, out] feeds a [1, 1, in, out] graph weight.
 
@@ -31,6 +35,9 @@ except ImportError as error:  # pragma: no cover - depends on the machine
              "install them with: apt-get install python3-numpy python3-h5py")
 
 DEFAULT_KEEP = r"(embed|embedding|wte|wpe|position|token_type|cls_token|pos_embed|mask_token)"
+# ConvTranspose2d weights cannot be told from Conv2d ones by shape. DPT's and Depth Anything's
+# reassemble layers 0 and 1 resize with ConvTranspose2d (layer 3's resize is a Conv2d).
+DEFAULT_CONV_TRANSPOSE = r"reassemble_stage\.layers\.[01]\.resize\.weight$"
 
 
 def load_state_dict(path):
@@ -54,11 +61,17 @@ def load_state_dict(path):
     return arrays
 
 
-def convert(name, array, keep, transpose_linear, conv):
+def convert(name, array, keep, transpose_linear, conv, conv_transpose):
     """The array as the wormsim graph wants it, and a note of what changed (or None)."""
     is_weight = name.endswith(".weight")
     if is_weight and array.ndim == 2 and transpose_linear and not keep.search(name):
         return np.ascontiguousarray(array.T), "transposed [out, in] -> [in, out]"
+    if is_weight and array.ndim == 4 and conv and conv_transpose.search(name):
+        c_in, c_out, kh, kw = array.shape
+        flipped = array[:, :, ::-1, ::-1]
+        matrix = flipped.transpose(2, 3, 0, 1).reshape(kh * kw * c_in, c_out)
+        return (np.ascontiguousarray(matrix),
+                f"transposed conv [{c_in}, {c_out}, {kh}, {kw}] -> flipped [{kh * kw * c_in}, {c_out}]")
     if is_weight and array.ndim == 4 and conv:
         c_out, c_in, kh, kw = array.shape
         matrix = array.transpose(2, 3, 1, 0).reshape(kh * kw * c_in, c_out)
@@ -78,6 +91,8 @@ def main(argv=None):
                         help="regex of 2-D weights never transposed (embedding tables)")
     parser.add_argument("--no-transpose", action="store_true", help="store 2-D weights as they are")
     parser.add_argument("--no-conv", action="store_true", help="store 4-D conv weights as they are")
+    parser.add_argument("--conv-transpose-pattern", default=DEFAULT_CONV_TRANSPOSE,
+                        help="regex of 4-D weights that are ConvTranspose2d [C_in, C_out, kh, kw]")
     parser.add_argument("--groups", action="store_true",
                         help="nest groups by '.' (a/b/c) instead of flat dataset names (a.b.c)")
     parser.add_argument("--quiet", action="store_true")
@@ -87,6 +102,7 @@ def main(argv=None):
     if not arrays:
         sys.exit(f"{args.input}: no tensors found")
     keep = re.compile(args.keep_pattern)
+    conv_transpose = re.compile(args.conv_transpose_pattern)
     with h5py.File(args.output, "w") as out:
         for name in sorted(arrays):
             array = np.asarray(arrays[name])
@@ -94,7 +110,8 @@ def main(argv=None):
                 sys.exit(f"{args.input}: tensor '{name}' is not numeric ({array.dtype})")
             target = name[len(args.strip_prefix):] if args.strip_prefix and name.startswith(args.strip_prefix) else name
             target = args.add_prefix + target
-            converted, note = convert(target, array.astype(np.float32), keep, not args.no_transpose, not args.no_conv)
+            converted, note = convert(target, array.astype(np.float32), keep, not args.no_transpose, not args.no_conv,
+                                      conv_transpose)
             path = target.replace(".", "/") if args.groups else target
             out.create_dataset(path, data=converted.astype(args.dtype))
             if not args.quiet:

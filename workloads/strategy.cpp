@@ -34,7 +34,9 @@ void check_memory_keyword(const std::string& memory, const std::string& where) {
               "l1-block-sharded");
 }
 
-bool is_window_op(const std::string& op) { return op == "conv2d" || op == "max_pool2d"; }
+bool is_window_op(const std::string& op) {
+  return op == "conv2d" || op == "conv_transpose2d" || op == "max_pool2d";
+}
 
 std::uint32_t tiles(std::uint64_t elements) {
   return static_cast<std::uint32_t>((elements + ops::kTileWidth - 1) / ops::kTileWidth);

@@ -30,7 +30,9 @@ const std::vector<std::optional<Placement>>& candidates() {
   return list;
 }
 
-bool is_window(const std::string& op) { return op == "conv2d" || op == "max_pool2d"; }
+bool is_window(const std::string& op) {
+  return op == "conv2d" || op == "conv_transpose2d" || op == "max_pool2d";
+}
 
 // One step of a state's history (shared between states).
 struct Step {

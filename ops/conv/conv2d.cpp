@@ -402,9 +402,9 @@ std::vector<Tensor> Conv2dOp::compute(const std::vector<Tensor>& inputs,
       float* row = a.data() + r * k;
       for (const Column& column : columns) {
         const KEntry& ke = column.entry;
-        const std::int64_t y = y0 + static_cast<std::int64_t>(ke.ky) * w.dilation_h;
-        const std::int64_t xx = x0 + static_cast<std::int64_t>(ke.kx) * w.dilation_w;
-        if (y < 0 || xx < 0 || y >= w.input_h || xx >= w.input_w) continue;
+        const std::int64_t y = w.input_row(y0 + static_cast<std::int64_t>(ke.ky) * w.dilation_h);
+        const std::int64_t xx = w.input_col(x0 + static_cast<std::int64_t>(ke.kx) * w.dilation_w);
+        if (y < 0 || xx < 0) continue;  // padding, or a zero a transposed conv inserts
         const std::uint64_t stick = (img * w.input_h + static_cast<std::uint64_t>(y)) * w.input_w +
                                     static_cast<std::uint64_t>(xx);
         row[column.col] = x[stick * in_width + ke.c];
@@ -489,13 +489,13 @@ std::vector<float> direct_conv2d(const SlidingWindow& w, const std::vector<float
         const std::uint32_t ow = rem % w.output_w();
         float* row = patches.data() + r * k;
         for (std::uint32_t ky = 0; ky < w.kernel_h; ++ky) {
-          const std::int64_t y =
-              static_cast<std::int64_t>(oh * w.stride_h + ky * w.dilation_h) - w.pad_top;
-          if (y < 0 || y >= w.input_h) continue;
+          const std::int64_t y = w.input_row(
+              static_cast<std::int64_t>(oh * w.stride_h + ky * w.dilation_h) - w.pad_top);
+          if (y < 0) continue;
           for (std::uint32_t kx = 0; kx < w.kernel_w; ++kx) {
-            const std::int64_t x =
-                static_cast<std::int64_t>(ow * w.stride_w + kx * w.dilation_w) - w.pad_left;
-            if (x < 0 || x >= w.input_w) continue;
+            const std::int64_t x = w.input_col(
+                static_cast<std::int64_t>(ow * w.stride_w + kx * w.dilation_w) - w.pad_left);
+            if (x < 0) continue;
             const std::uint64_t stick =
                 (img * w.input_h + static_cast<std::uint64_t>(y)) * w.input_w +
                 static_cast<std::uint64_t>(x);

@@ -14,5 +14,8 @@ std::int64_t non_negative_param(const nlohmann::json& params, const std::string&
 // SlidingWindow from batch_size, input_height, input_width (required), kernel_size (required),
 // stride [1], padding [0], dilation [1].
 SlidingWindow sliding_window_from_params(const nlohmann::json& params, const std::string& op);
+// The stride-1 window of a transposed conv (make_transposed_window): the same keys plus
+// output_padding [0].
+SlidingWindow transposed_window_from_params(const nlohmann::json& params, const std::string& op);
 
 }  // namespace wormsim::ops

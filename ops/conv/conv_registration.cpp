@@ -1,4 +1,4 @@
-// JSON parameters of "conv2d" and "halo" (graph nodes, `wormsim op --json`).
+// JSON parameters of "conv2d", "conv_transpose2d" and "halo" (graph nodes, `wormsim op --json`).
 #include "ops/conv/conv2d.hpp"
 #include "ops/conv/conv_params.hpp"
 #include "ops/conv/halo.hpp"
@@ -21,34 +21,36 @@ ConvShardLayout parse_shard_layout(const std::string& text, const TensorSpec& in
   throw Error(op + ": shard_layout '" + text + "' is not supported; use height or block");
 }
 
-std::unique_ptr<Operation> make_conv2d(const nlohmann::json& p,
-                                       const std::vector<TensorSpec>& inputs,
-                                       const arch::DeviceSpec& device) {
-  const std::string op = "conv2d";
-  reject_unknown_params(p, op,
-                        {"kernel_size",
-                         "stride",
-                         "padding",
-                         "dilation",
-                         "groups",
-                         "in_channels",
-                         "out_channels",
-                         "batch_size",
-                         "input_height",
-                         "input_width",
-                         "activation",
-                         "math_fidelity",
-                         "math_approx_mode",
-                         "fp32_dest_acc_en",
-                         "packer_l1_acc",
-                         "dst_full_sync_en",
-                         "shard_layout",
-                         "dtype",
-                         "output_memory",
-                         "grid",
-                         "act_block_h_ntiles"});
+// conv2d and conv_transpose2d: the same device op, the transposed one over its spread input.
+std::unique_ptr<Operation> make_conv(const std::string& op, const nlohmann::json& p,
+                                     const std::vector<TensorSpec>& inputs,
+                                     const arch::DeviceSpec& device) {
+  const bool transposed = op == "conv_transpose2d";
+  std::vector<std::string> known{"kernel_size",
+                                 "stride",
+                                 "padding",
+                                 "dilation",
+                                 "groups",
+                                 "in_channels",
+                                 "out_channels",
+                                 "batch_size",
+                                 "input_height",
+                                 "input_width",
+                                 "activation",
+                                 "math_fidelity",
+                                 "math_approx_mode",
+                                 "fp32_dest_acc_en",
+                                 "packer_l1_acc",
+                                 "dst_full_sync_en",
+                                 "shard_layout",
+                                 "dtype",
+                                 "output_memory",
+                                 "grid",
+                                 "act_block_h_ntiles"};
+  if (transposed) known.push_back("output_padding");
+  reject_unknown_params(p, op, known);
   Conv2dOptions o;
-  o.window = sliding_window_from_params(p, op);
+  o.window = transposed ? transposed_window_from_params(p, op) : sliding_window_from_params(p, op);
   o.in_channels = static_cast<std::uint32_t>(non_negative_param(p, op, "in_channels", 0));
   o.out_channels = static_cast<std::uint32_t>(non_negative_param(p, op, "out_channels", 0));
   o.groups = static_cast<std::uint32_t>(non_negative_param(p, op, "groups", 1));
@@ -77,6 +79,18 @@ std::unique_ptr<Operation> make_conv2d(const nlohmann::json& p,
   return std::make_unique<Conv2dOp>(std::move(o));
 }
 
+std::unique_ptr<Operation> make_conv2d(const nlohmann::json& p,
+                                       const std::vector<TensorSpec>& inputs,
+                                       const arch::DeviceSpec& device) {
+  return make_conv("conv2d", p, inputs, device);
+}
+
+std::unique_ptr<Operation> make_conv_transpose2d(const nlohmann::json& p,
+                                                 const std::vector<TensorSpec>& inputs,
+                                                 const arch::DeviceSpec& device) {
+  return make_conv("conv_transpose2d", p, inputs, device);
+}
+
 std::unique_ptr<Operation> make_halo(const nlohmann::json& p, const std::vector<TensorSpec>&,
                                      const arch::DeviceSpec&) {
   const std::string op = "halo";
@@ -95,6 +109,11 @@ const OpRegistration conv2d_registration(OpInfo{
     "halo + sharded im2col "
     "matmul",
     2, 3, make_conv2d});
+const OpRegistration conv_transpose2d_registration(OpInfo{
+    "conv_transpose2d", "OptimizedConvNew",
+    "ttnn.conv_transpose2d: as conv2d over the input spread stride apart (the halo inserts the "
+    "zeros), stride-1 window; weights [1,1,kh*kw*C_in,C_out] of the flipped kernel",
+    2, 3, make_conv_transpose2d});
 const OpRegistration halo_registration(OpInfo{
     "halo", "HaloDeviceOperation",
     "ttnn halo: gathers each core's padded conv/pool window sticks from neighbour shards", 1, 1,

@@ -9,21 +9,55 @@ namespace {
 
 std::uint64_t div_up(std::uint64_t a, std::uint64_t b) { return (a + b - 1) / b; }
 
-// A [s] or [sh, sw] list as two positive values.
+// A [s] or [sh, sw] list as two positive (or, if zero_allowed, non-negative) values.
 std::pair<std::uint32_t, std::uint32_t> pair_param(const std::string& op, const char* name,
-                                                   const std::vector<std::int64_t>& values) {
+                                                   const std::vector<std::int64_t>& values,
+                                                   bool zero_allowed = false) {
   if (values.size() != 1 && values.size() != 2) {
     throw Error(op + ": " + name + " must be [v] or [v_h, v_w], got " +
                 std::to_string(values.size()) + " values");
   }
   for (std::int64_t v : values) {
-    if (v <= 0)
-      throw Error(op + ": every " + std::string(name) + " value must be positive, got " +
-                  std::to_string(v));
+    if (v < 0 || (v == 0 && !zero_allowed))
+      throw Error(op + ": every " + std::string(name) + " value must be " +
+                  (zero_allowed ? "non-negative" : "positive") + ", got " + std::to_string(v));
   }
   const auto h = static_cast<std::uint32_t>(values[0]);
   const auto w = static_cast<std::uint32_t>(values.size() == 2 ? values[1] : values[0]);
   return {h, w};
+}
+
+// The window the parameters describe, not yet validated.
+SlidingWindow parse_window(const std::string& op, std::uint32_t batch, std::uint32_t input_h,
+                           std::uint32_t input_w, const std::vector<std::int64_t>& kernel,
+                           const std::vector<std::int64_t>& stride,
+                           const std::vector<std::int64_t>& padding,
+                           const std::vector<std::int64_t>& dilation) {
+  SlidingWindow w;
+  w.batch = batch;
+  w.input_h = input_h;
+  w.input_w = input_w;
+  std::tie(w.kernel_h, w.kernel_w) = pair_param(op, "kernel_size", kernel);
+  std::tie(w.stride_h, w.stride_w) = pair_param(op, "stride", stride);
+  std::tie(w.dilation_h, w.dilation_w) = pair_param(op, "dilation", dilation);
+  for (std::int64_t v : padding) {
+    if (v < 0) throw Error(op + ": padding must not be negative, got " + std::to_string(v));
+  }
+  if (padding.size() == 1) {
+    w.pad_top = w.pad_bottom = w.pad_left = w.pad_right = static_cast<std::uint32_t>(padding[0]);
+  } else if (padding.size() == 2) {
+    w.pad_top = w.pad_bottom = static_cast<std::uint32_t>(padding[0]);
+    w.pad_left = w.pad_right = static_cast<std::uint32_t>(padding[1]);
+  } else if (padding.size() == 4) {
+    w.pad_top = static_cast<std::uint32_t>(padding[0]);
+    w.pad_bottom = static_cast<std::uint32_t>(padding[1]);
+    w.pad_left = static_cast<std::uint32_t>(padding[2]);
+    w.pad_right = static_cast<std::uint32_t>(padding[3]);
+  } else {
+    throw Error(op + ": padding must be [p], [p_h, p_w] or [top, bottom, left, right], got " +
+                std::to_string(padding.size()) + " values");
+  }
+  return w;
 }
 
 }  // namespace
@@ -46,9 +80,9 @@ std::int64_t SlidingWindow::input_stick(std::uint64_t p) const {
   const std::uint64_t per_image = static_cast<std::uint64_t>(padded_h()) * padded_w();
   const std::uint64_t n = p / per_image;
   const std::uint64_t rem = p % per_image;
-  const auto y = static_cast<std::int64_t>(rem / padded_w()) - pad_top;
-  const auto x = static_cast<std::int64_t>(rem % padded_w()) - pad_left;
-  if (y < 0 || x < 0 || y >= input_h || x >= input_w) return -1;
+  const std::int64_t y = input_row(static_cast<std::int64_t>(rem / padded_w()) - pad_top);
+  const std::int64_t x = input_col(static_cast<std::int64_t>(rem % padded_w()) - pad_left);
+  if (y < 0 || x < 0) return -1;
   return static_cast<std::int64_t>((n * input_h + static_cast<std::uint64_t>(y)) * input_w +
                                    static_cast<std::uint64_t>(x));
 }
@@ -77,15 +111,24 @@ std::string SlidingWindow::attribute_string(std::uint32_t num_cores_nhw, std::ui
   auto pair = [](std::uint32_t a, std::uint32_t b) {
     return "(" + std::to_string(a) + ";" + std::to_string(b) + ")";
   };
+  // A transposed window prints the transposed conv's own stride and padding, as tt-metal does.
+  const std::uint32_t stride_y = transpose ? input_step_h : stride_h;
+  const std::uint32_t stride_x = transpose ? input_step_w : stride_w;
+  const std::uint32_t reach_h = dilation_h * (kernel_h - 1);
+  const std::uint32_t reach_w = dilation_w * (kernel_w - 1);
+  const std::uint32_t top = transpose ? reach_h - pad_top : pad_top;
+  const std::uint32_t bottom = transpose ? reach_h + output_pad_h - pad_bottom : pad_bottom;
+  const std::uint32_t left = transpose ? reach_w - pad_left : pad_left;
+  const std::uint32_t right = transpose ? reach_w + output_pad_w - pad_right : pad_right;
   return "SlidingWindowConfig(batch_size=" + std::to_string(batch) +
          "; input_hw=" + pair(input_h, input_w) + "; window_hw=" + pair(kernel_h, kernel_w) +
-         "; stride_hw=" + pair(stride_h, stride_w) + "; padding=((" + std::to_string(pad_top) +
-         "; " + std::to_string(pad_bottom) + "); (" + std::to_string(pad_left) + "; " +
-         std::to_string(pad_right) +
-         ")); output_padding = (0; 0); dilation_hw=" + pair(dilation_h, dilation_w) +
+         "; stride_hw=" + pair(stride_y, stride_x) + "; padding=((" + std::to_string(top) + "; " +
+         std::to_string(bottom) + "); (" + std::to_string(left) + "; " + std::to_string(right) +
+         ")); output_padding = (" + std::to_string(output_pad_h) + "; " +
+         std::to_string(output_pad_w) + ")" + "; dilation_hw=" + pair(dilation_h, dilation_w) +
          "; num_cores_nhw=" + std::to_string(num_cores_nhw) +
          "; num_cores_c=" + std::to_string(num_cores_c) + "; core_range_set_=" + grid_text +
-         "; is_transpose=false)";
+         "; is_transpose=" + (transpose ? "true" : "false") + ")";
 }
 
 SlidingWindow make_sliding_window(const std::string& op, std::uint32_t batch, std::uint32_t input_h,
@@ -93,30 +136,53 @@ SlidingWindow make_sliding_window(const std::string& op, std::uint32_t batch, st
                                   const std::vector<std::int64_t>& stride,
                                   const std::vector<std::int64_t>& padding,
                                   const std::vector<std::int64_t>& dilation) {
-  SlidingWindow w;
-  w.batch = batch;
-  w.input_h = input_h;
-  w.input_w = input_w;
-  std::tie(w.kernel_h, w.kernel_w) = pair_param(op, "kernel_size", kernel);
-  std::tie(w.stride_h, w.stride_w) = pair_param(op, "stride", stride);
-  std::tie(w.dilation_h, w.dilation_w) = pair_param(op, "dilation", dilation);
-  for (std::int64_t v : padding) {
-    if (v < 0) throw Error(op + ": padding must not be negative, got " + std::to_string(v));
-  }
-  if (padding.size() == 1) {
-    w.pad_top = w.pad_bottom = w.pad_left = w.pad_right = static_cast<std::uint32_t>(padding[0]);
-  } else if (padding.size() == 2) {
-    w.pad_top = w.pad_bottom = static_cast<std::uint32_t>(padding[0]);
-    w.pad_left = w.pad_right = static_cast<std::uint32_t>(padding[1]);
-  } else if (padding.size() == 4) {
-    w.pad_top = static_cast<std::uint32_t>(padding[0]);
-    w.pad_bottom = static_cast<std::uint32_t>(padding[1]);
-    w.pad_left = static_cast<std::uint32_t>(padding[2]);
-    w.pad_right = static_cast<std::uint32_t>(padding[3]);
-  } else {
-    throw Error(op + ": padding must be [p], [p_h, p_w] or [top, bottom, left, right], got " +
-                std::to_string(padding.size()) + " values");
-  }
+  SlidingWindow w = parse_window(op, batch, input_h, input_w, kernel, stride, padding, dilation);
+  w.validate(op);
+  return w;
+}
+
+SlidingWindow make_transposed_window(const std::string& op, std::uint32_t batch,
+                                     std::uint32_t input_h, std::uint32_t input_w,
+                                     const std::vector<std::int64_t>& kernel,
+                                     const std::vector<std::int64_t>& stride,
+                                     const std::vector<std::int64_t>& padding,
+                                     const std::vector<std::int64_t>& output_padding,
+                                     const std::vector<std::int64_t>& dilation) {
+  // The transposed conv's own stride and padding; the window itself has stride 1.
+  const SlidingWindow given =
+      parse_window(op, batch, input_h, input_w, kernel, stride, padding, dilation);
+  const auto [out_pad_h, out_pad_w] = pair_param(op, "output_padding", output_padding, true);
+  SlidingWindow w = given;
+  w.stride_h = w.stride_w = 1;
+  w.input_step_h = given.stride_h;
+  w.input_step_w = given.stride_w;
+  w.transpose = true;
+  w.output_pad_h = out_pad_h;
+  w.output_pad_w = out_pad_w;
+  auto check = [&op](std::uint32_t pad_before, std::uint32_t pad_after, std::uint32_t reach,
+                     std::uint32_t out_pad, std::uint32_t step, std::uint32_t dilation,
+                     const char* axis) {
+    if (std::max(pad_before, pad_after) > reach) {
+      throw Error(op + ": " + axis + " padding " + std::to_string(std::max(pad_before, pad_after)) +
+                  " is larger than dilation * (kernel - 1) = " + std::to_string(reach) +
+                  "; a transposed conv that crops more than its kernel reaches is not supported, "
+                  "slice the output instead");
+    }
+    if (out_pad >= std::max(step, dilation)) {
+      throw Error(op + ": " + axis + " output_padding " + std::to_string(out_pad) +
+                  " must be smaller than the stride or the dilation (PyTorch's rule)");
+    }
+  };
+  const std::uint32_t reach_h = given.dilation_h * (given.kernel_h - 1);
+  const std::uint32_t reach_w = given.dilation_w * (given.kernel_w - 1);
+  check(given.pad_top, given.pad_bottom, reach_h, out_pad_h, given.stride_h, given.dilation_h,
+        "height");
+  check(given.pad_left, given.pad_right, reach_w, out_pad_w, given.stride_w, given.dilation_w,
+        "width");
+  w.pad_top = reach_h - given.pad_top;
+  w.pad_bottom = reach_h - given.pad_bottom + out_pad_h;
+  w.pad_left = reach_w - given.pad_left;
+  w.pad_right = reach_w - given.pad_right + out_pad_w;
   w.validate(op);
   return w;
 }

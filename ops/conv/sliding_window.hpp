@@ -36,9 +36,25 @@ struct SlidingWindow {
   std::uint32_t pad_bottom{0};
   std::uint32_t pad_left{0};
   std::uint32_t pad_right{0};
+  // A transposed convolution (SlidingWindowConfig is_transpose) runs as an ordinary stride-1
+  // window over its input spread `input_step` apart: the halo inserts step - 1 zero sticks
+  // between neighbours, and the padding is the transposed conv's dilation * (kernel - 1) - pad
+  // (plus output_padding at the bottom / right). 1 = an ordinary input.
+  std::uint32_t input_step_h{1};
+  std::uint32_t input_step_w{1};
+  bool transpose{false};
+  std::uint32_t output_pad_h{0};  // the transposed conv's output_padding (attributes only)
+  std::uint32_t output_pad_w{0};
 
-  std::uint32_t padded_h() const { return input_h + pad_top + pad_bottom; }
-  std::uint32_t padded_w() const { return input_w + pad_left + pad_right; }
+  // Extent of the input once spread apart (its size for an ordinary window).
+  std::uint32_t spread_h() const { return (input_h - 1) * input_step_h + 1; }
+  std::uint32_t spread_w() const { return (input_w - 1) * input_step_w + 1; }
+  std::uint32_t padded_h() const { return spread_h() + pad_top + pad_bottom; }
+  std::uint32_t padded_w() const { return spread_w() + pad_left + pad_right; }
+  // Input row (column) at row y (column x) of the spread input, counted from its first real
+  // row (padding excluded): -1 outside it or on an inserted zero.
+  std::int64_t input_row(std::int64_t y) const { return spread_index(y, input_h, input_step_h); }
+  std::int64_t input_col(std::int64_t x) const { return spread_index(x, input_w, input_step_w); }
   // Extent of the (dilated) window.
   std::uint32_t window_h() const { return dilation_h * (kernel_h - 1) + 1; }
   std::uint32_t window_w() const { return dilation_w * (kernel_w - 1) + 1; }
@@ -70,6 +86,12 @@ struct SlidingWindow {
   // num_cores_c=1; core_range_set_={[(x=0;y=0) - (x=10;y=9)]}; is_transpose=false)"
   std::string attribute_string(std::uint32_t num_cores_nhw, std::uint32_t num_cores_c,
                                const CoreRangeSet& grid) const;
+
+ private:
+  static std::int64_t spread_index(std::int64_t at, std::uint32_t size, std::uint32_t step) {
+    if (at < 0 || at % step != 0 || at / step >= size) return -1;
+    return at / step;
+  }
 };
 
 // Builds a SlidingWindow from the JSON-style parameter lists TT-NN takes: kernel [kh, kw],
@@ -151,6 +173,18 @@ HaloPlan plan_halo(const std::string& op, const TensorSpec& input, NhwPartition 
 // last one.
 HaloPlan plan_window_halo(const std::string& op, const TensorSpec& input,
                           const SlidingWindow& window, NhwPartition partition);
+
+// The stride-1 window a transposed convolution (ttnn.conv_transpose2d, PyTorch ConvTranspose2d
+// semantics) slides over its spread input; output size (in - 1) * stride - 2 * padding +
+// dilation * (kernel - 1) + output_padding + 1. Throws wormsim::Error naming `op` when padding
+// exceeds dilation * (kernel - 1) or output_padding is not below stride or dilation.
+SlidingWindow make_transposed_window(const std::string& op, std::uint32_t batch,
+                                     std::uint32_t input_h, std::uint32_t input_w,
+                                     const std::vector<std::int64_t>& kernel,
+                                     const std::vector<std::int64_t>& stride,
+                                     const std::vector<std::int64_t>& padding,
+                                     const std::vector<std::int64_t>& output_padding,
+                                     const std::vector<std::int64_t>& dilation);
 
 // Partition of `output_sticks` over the cores of a sharded input (height: its shard grid in shard
 // order; block: one group per grid column) or, for an interleaved input, over the first cores of

@@ -1,9 +1,12 @@
 #include "ops/data_movement/dm_program.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <map>
 #include <set>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
 #include <unordered_map>
 
 #include "ops/compute_config.hpp"
@@ -744,6 +747,10 @@ struct CachedGather {
 constexpr std::size_t kGatherCacheEntries = 512;
 // Plans with more transfers than this are not kept (memory).
 constexpr std::size_t kGatherCacheMaxTransfers = 1u << 20;
+// Gathers of at least this many output pages are planned on several threads (starting a
+// thread costs about as much as planning a few dozen pages).
+constexpr std::size_t kParallelGatherPages = 256;
+constexpr std::size_t kMaxGatherThreads = 8;
 
 std::unordered_map<std::string, CachedGather>& gather_cache() {
   thread_local std::unordered_map<std::string, CachedGather> cache;
@@ -786,35 +793,93 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
     list.insert(list.end(), unassigned.begin() + static_cast<std::ptrdiff_t>(ranges[i].first),
                 unassigned.begin() + static_cast<std::ptrdiff_t>(ranges[i].second));
   }
-  std::vector<CoreWork> work;
-  bool compute_stage = false;
-  for (const auto& [core, pages] : per_core) {
-    CoreWork core_work{core, {}};
-    std::vector<PageRef> group;
-    auto flush = [&] {
-      if (group.empty()) return;
-      core_work.units.push_back(planner.make_unit(core, group));
-      compute_stage = compute_stage || core_work.units.back().compute > 0;
-      group.clear();
-    };
-    for (const PageRef& ref : pages) {
-      // The tiled reshape handles one output tile at a time.
-      const std::uint32_t unit_pages =
-          whole_tiles ? 1 : pages_per_unit(device, outputs[ref.output]);
-      if (!group.empty() && (group.front().output != ref.output || group.size() >= unit_pages)) {
-        flush();
+  // Units are planned core by core; large gathers (a few ops of a model, but most of its
+  // planning time) are split over threads, each with its own planner. Every core's units are
+  // the same whichever thread plans them, and they are collected in core order, so the
+  // program does not depend on the thread count.
+  const std::vector<std::pair<CoreCoord, std::vector<PageRef>>> cores(per_core.begin(),
+                                                                      per_core.end());
+  std::vector<CoreWork> work(cores.size());
+  std::vector<char> core_computes(cores.size(), 0);
+  auto plan_cores = [&](GatherPlanner& core_planner, std::size_t first, std::size_t last) {
+    for (std::size_t i = first; i < last; ++i) {
+      const auto& [core, pages] = cores[i];
+      CoreWork& core_work = work[i];
+      core_work.core = core;
+      std::vector<PageRef> group;
+      auto flush = [&] {
+        if (group.empty()) return;
+        core_work.units.push_back(core_planner.make_unit(core, group));
+        if (core_work.units.back().compute > 0) core_computes[i] = 1;
+        group.clear();
+      };
+      for (const PageRef& ref : pages) {
+        // The tiled reshape handles one output tile at a time.
+        const std::uint32_t unit_pages =
+            whole_tiles ? 1 : pages_per_unit(device, outputs[ref.output]);
+        if (!group.empty() && (group.front().output != ref.output || group.size() >= unit_pages)) {
+          flush();
+        }
+        group.push_back(ref);
       }
-      group.push_back(ref);
+      flush();
     }
-    flush();
-    work.push_back(std::move(core_work));
+  };
+  std::size_t total_pages = 0;
+  for (const auto& entry : cores) total_pages += entry.second.size();
+  const std::size_t threads =
+      total_pages < kParallelGatherPages
+          ? 1
+          : std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1,
+                                    std::min(kMaxGatherThreads, cores.size()));
+  // Thread t plans the cores whose pages start in the t-th share of all pages.
+  std::vector<std::size_t> bounds{0};
+  for (std::size_t i = 0, seen = 0; i < cores.size(); ++i) {
+    if (bounds.size() < threads && seen * threads >= total_pages * bounds.size() && i > 0)
+      bounds.push_back(i);
+    seen += cores[i].second.size();
   }
+  bounds.push_back(cores.size());
+  std::uint32_t max_segments = 0;
+  std::vector<std::thread> helpers;
+  std::vector<std::exception_ptr> failures(bounds.size() - 1);
+  std::vector<std::uint32_t> helper_segments(bounds.size() - 1, 0);
+  auto plan_share = [&](std::size_t t) {
+    try {
+      GatherPlanner share_planner(program, map, inputs, outputs,
+                                  whole_tiles ? TileSources::WholeTiles : TileSources::Segments);
+      plan_cores(share_planner, bounds[t], bounds[t + 1]);
+      helper_segments[t] = share_planner.max_segments();
+    } catch (...) {
+      failures[t] = std::current_exception();
+    }
+  };
+  std::size_t started = 1;  // share 0 is planned on this thread, with `planner`
+  try {
+    for (; started + 1 < bounds.size(); ++started) helpers.emplace_back(plan_share, started);
+  } catch (const std::system_error&) {
+    // No more threads to be had: this thread plans the remaining shares itself.
+  }
+  for (std::size_t t = started; t + 1 < bounds.size(); ++t) plan_share(t);
+  try {
+    plan_cores(planner, bounds[0], bounds[1]);
+  } catch (...) {
+    failures[0] = std::current_exception();
+  }
+  for (std::thread& helper : helpers) helper.join();
+  for (const std::exception_ptr& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
+  max_segments = planner.max_segments();
+  for (std::uint32_t segments : helper_segments) max_segments = std::max(max_segments, segments);
+  const bool compute_stage =
+      std::find(core_computes.begin(), core_computes.end(), 1) != core_computes.end();
   if (whole_tiles) {
     // Every map page has the size of the longest one. tt-metal's host map is somewhat larger: it
     // pads each input tile's segment list to the longest in that output tile and adds entries for
     // L1 alignment; it also merges runs that continue across face rows, which this count splits.
     const std::uint32_t map_bytes =
-        std::max<std::uint32_t>(1, planner.max_segments()) * kSegmentMapEntryBytes;
+        std::max<std::uint32_t>(1, max_segments) * kSegmentMapEntryBytes;
     for (CoreWork& core_work : work) {
       for (Unit& unit : core_work.units) {
         // A serial unit is one add_whole_source_tiles made: its first read is the map page.

@@ -527,18 +527,22 @@ TEST(ReplayFiles, CountsAndErrorsAreConsistent) {
 
 // wormsim's own ops_perf CSV replayed: every op maps and runs again, in isolation, in about the
 // time it took inside the model (isolated ops start from an idle device, so allow a little).
+// The ops_perf CSV wormsim writes for a timing-only run of a reduced zoo model.
+std::string own_profile_csv(const std::string& model, const workloads::ModelOptions& options) {
+  const workloads::Graph graph = workloads::build_model(model, options, n300());
+  ops::Device device(n300());
+  workloads::ExecutorOptions exec;
+  exec.numerics = false;
+  const workloads::GraphRun run = workloads::run_graph(device, graph, exec);
+  return format_ops_perf_csv(ops_perf_table(build_profile(n300(), {{&run, nullptr}})));
+}
+
 TEST(ReplayFiles, RoundTripOfWormsimsOwnProfile) {
   workloads::ModelOptions options;
   options.batch = 1;
   options.resolution = 64;
   options.layers = 1;
-  const workloads::Graph graph = workloads::build_model("bert-large", options, n300());
-  ops::Device device(n300());
-  workloads::ExecutorOptions exec;
-  exec.numerics = false;
-  const workloads::GraphRun run = workloads::run_graph(device, graph, exec);
-  const std::string csv =
-      format_ops_perf_csv(ops_perf_table(build_profile(n300(), {{&run, nullptr}})));
+  const std::string csv = own_profile_csv("bert-large", options);
   const ReplayResult r = replay_ops_perf(parse_ops_perf_text(csv, "wormsim_bert.csv"), n300());
   EXPECT_EQ(r.header, OpsPerfHeaderVersion::V2_1);
   ASSERT_GT(r.summary.rows, 10u);
@@ -551,6 +555,25 @@ TEST(ReplayFiles, RoundTripOfWormsimsOwnProfile) {
   RecordProperty("median_abs_pct", std::to_string(r.summary.median_abs_pct));
   RecordProperty("p90_abs_pct", std::to_string(r.summary.p90_abs_pct));
   EXPECT_LT(r.summary.median_abs_pct, 5.0);
+}
+
+// DPT's transposed convs print is_transpose=true in their SlidingWindowConfig; replay maps them
+// back to conv_transpose2d (not to a conv2d over the unspread input) and simulates the same time.
+TEST(ReplayFiles, TransposedConvRowsRoundTrip) {
+  workloads::ModelOptions options;
+  options.resolution = 64;
+  options.layers = 1;
+  const std::string csv = own_profile_csv("dpt-large", options);
+  const ReplayResult r = replay_ops_perf(parse_ops_perf_text(csv, "wormsim_dpt.csv"), n300());
+  std::size_t transposed = 0;
+  for (const ReplayRow& row : r.rows) {
+    if (row.wormsim_op != "conv_transpose2d") continue;
+    ++transposed;
+    EXPECT_EQ(row.status, ReplayStatus::Mapped) << row.note;
+    ASSERT_TRUE(row.error_pct.has_value()) << row.note;
+    EXPECT_LT(std::abs(*row.error_pct), 5.0) << "line " << row.line << ": " << row.note;
+  }
+  EXPECT_EQ(transposed, 2u);  // the x4 and x2 reassemble resizes
 }
 
 // ---- the command line ----

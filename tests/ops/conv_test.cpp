@@ -427,6 +427,136 @@ INSTANTIATE_TEST_SUITE_P(
                  true}),
     [](const auto& info) { return info.param.name; });
 
+// ---- conv_transpose2d -----------------------------------------------------------------------
+
+// PyTorch ConvTranspose2d semantics, written from scratch as a scatter: input pixel (y, x) adds
+// x * W[ci][co][ky][kx] to output (y*s - p + ky*d, x*s - p + kx*d). The prepared matrix holds the
+// flipped kernel: W[ci][co][ky][kx] sits at row ((kh-1-ky)*kw + (kw-1-kx))*C_in + ci.
+std::vector<float> reference_conv_transpose(std::uint32_t n, std::uint32_t h, std::uint32_t w,
+                                            std::uint32_t k, std::uint32_t s, std::uint32_t p,
+                                            std::uint32_t out_pad, std::uint32_t d,
+                                            const std::vector<float>& x, std::size_t x_width,
+                                            std::uint32_t c_in, const std::vector<float>& weight,
+                                            std::size_t w_width, std::uint32_t c_out) {
+  const std::uint32_t oh = (h - 1) * s - 2 * p + d * (k - 1) + out_pad + 1;
+  const std::uint32_t ow = (w - 1) * s - 2 * p + d * (k - 1) + out_pad + 1;
+  std::vector<double> acc(static_cast<std::size_t>(n) * oh * ow * c_out, 0.0);
+  for (std::uint32_t b = 0; b < n; ++b) {
+    for (std::uint32_t y = 0; y < h; ++y) {
+      for (std::uint32_t xi = 0; xi < w; ++xi) {
+        for (std::uint32_t ky = 0; ky < k; ++ky) {
+          for (std::uint32_t kx = 0; kx < k; ++kx) {
+            const int oy = static_cast<int>(y * s + ky * d) - static_cast<int>(p);
+            const int ox = static_cast<int>(xi * s + kx * d) - static_cast<int>(p);
+            if (oy < 0 || ox < 0 || oy >= static_cast<int>(oh) || ox >= static_cast<int>(ow))
+              continue;
+            const std::size_t row = ((k - 1 - ky) * k + (k - 1 - kx)) * c_in;
+            const std::size_t in_stick = (static_cast<std::size_t>(b) * h + y) * w + xi;
+            const std::size_t out_stick = (static_cast<std::size_t>(b) * oh + oy) * ow + ox;
+            for (std::uint32_t ci = 0; ci < c_in; ++ci) {
+              const double v = x[in_stick * x_width + ci];
+              for (std::uint32_t co = 0; co < c_out; ++co)
+                acc[out_stick * c_out + co] += v * weight[(row + ci) * w_width + co];
+            }
+          }
+        }
+      }
+    }
+  }
+  return std::vector<float>(acc.begin(), acc.end());
+}
+
+TEST(SlidingWindowTest, TransposedWindowSpreadsTheInput) {
+  // 3x3 input, stride 2, kernel 3, padding 1, output_padding 1: a 6x6 output.
+  const SlidingWindow w =
+      make_transposed_window("conv_transpose2d", 1, 3, 3, {3, 3}, {2, 2}, {1}, {1}, {1, 1});
+  EXPECT_EQ(w.output_h(), 6u);
+  EXPECT_EQ(w.output_w(), 6u);
+  EXPECT_EQ(w.stride_h, 1u);
+  EXPECT_EQ(w.spread_h(), 5u);
+  EXPECT_EQ(w.padded_h(), 8u);  // 1 row above, 2 below (1 + output_padding)
+  // Window row 1 is input row 0, row 2 an inserted zero, row 3 input row 1.
+  EXPECT_EQ(w.input_stick(w.padded_index(0, 1, 1)), 0);
+  EXPECT_EQ(w.input_stick(w.padded_index(0, 1, 2)), -1);
+  EXPECT_EQ(w.input_stick(w.padded_index(0, 3, 5)), 5);   // input (1, 2)
+  EXPECT_EQ(w.input_stick(w.padded_index(0, 0, 1)), -1);  // padding
+  EXPECT_EQ(w.input_stick(w.padded_index(0, 6, 1)), -1);  // output_padding row
+  // PyTorch's output size for the DPT reassemble x4: 24 -> 96.
+  const SlidingWindow x4 =
+      make_transposed_window("conv_transpose2d", 1, 24, 24, {4, 4}, {4, 4}, {0}, {0}, {1, 1});
+  EXPECT_EQ(x4.output_h(), 96u);
+  EXPECT_EQ(x4.output_sticks(), 96u * 96u);
+  EXPECT_NE(x4.attribute_string(64, 1, CoreRangeSet{})
+                .find("stride_hw=(4;4); padding=((0; 0); (0; 0)); output_padding = (0; 0)"),
+            std::string::npos);
+  EXPECT_NE(x4.attribute_string(64, 1, CoreRangeSet{}).find("is_transpose=true"),
+            std::string::npos);
+  expect_error(
+      [] {
+        make_transposed_window("conv_transpose2d", 1, 8, 8, {3, 3}, {2, 2}, {3}, {0}, {1, 1});
+      },
+      {"conv_transpose2d", "padding 3", "dilation * (kernel - 1) = 2"});
+  expect_error(
+      [] {
+        make_transposed_window("conv_transpose2d", 1, 8, 8, {3, 3}, {2, 2}, {1}, {2}, {1, 1});
+      },
+      {"output_padding 2", "smaller than the stride or the dilation"});
+}
+
+struct TransposedCase {
+  std::string name;
+  std::uint32_t n, h, w, c_in, c_out, k, s, p, out_pad, d;
+  std::string memory;
+};
+
+class ConvTranspose2dNumericsTest : public ::testing::TestWithParam<TransposedCase> {};
+
+TEST_P(ConvTranspose2dNumericsTest, MatchesTheScatterDefinition) {
+  const TransposedCase& c = GetParam();
+  const nlohmann::json params{{"batch_size", c.n},
+                              {"input_height", c.h},
+                              {"input_width", c.w},
+                              {"kernel_size", {c.k, c.k}},
+                              {"stride", {c.s, c.s}},
+                              {"padding", {c.p, c.p}},
+                              {"output_padding", {c.out_pad, c.out_pad}},
+                              {"dilation", {c.d, c.d}},
+                              {"in_channels", c.c_in},
+                              {"out_channels", c.c_out},
+                              {"math_fidelity", "HiFi4"}};
+  std::vector<TensorSpec> inputs = {sticks(c.n * c.h * c.w, c.c_in, c.memory),
+                                    tiled({1, 1, c.k * c.k * c.c_in, c.c_out})};
+  const auto op = make_operation("conv_transpose2d", params, inputs, n300());
+  const OpResult r = run_isolated(n300(), *op, inputs, {true, 21});
+  std::vector<Tensor> t;
+  for (std::size_t i = 0; i < inputs.size(); ++i) t.push_back(random_tensor(inputs[i], 21 + i));
+  const std::vector<float> ref = reference_conv_transpose(
+      c.n, c.h, c.w, c.k, c.s, c.p, c.out_pad, c.d, t[0].golden(), inputs[0].physical_width(),
+      c.c_in, t[1].golden(), inputs[1].physical_width(), c.c_out);
+  const std::uint32_t oh = (c.h - 1) * c.s - 2 * c.p + c.d * (c.k - 1) + c.out_pad + 1;
+  const std::uint32_t ow = (c.w - 1) * c.s - 2 * c.p + c.d * (c.k - 1) + c.out_pad + 1;
+  const Tensor& out = r.outputs.at(0);
+  EXPECT_EQ(out.spec().logical_shape(), Shape({1, 1, c.n * oh * ow, c.c_out}));
+  const std::vector<float> device = out.logical_values();
+  EXPECT_GE(numerics::pcc(ref, device), 0.999) << c.name;
+  EXPECT_LE(numerics::max_abs_error(ref, out.logical_golden()), 1e-4)
+      << c.name << ": the op's golden is not the transposed convolution";
+  EXPECT_EQ(r.record.op_code, "OptimizedConvNew");
+  EXPECT_NE(r.record.attributes.find("is_transpose=true"), std::string::npos);
+  // The device multiplies the inserted zeros too: a full k x k window per output pixel.
+  EXPECT_EQ(r.record.flops, 2ull * c.n * oh * ow * c.c_out * c.k * c.k * c.c_in);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Configs, ConvTranspose2dNumericsTest,
+    ::testing::Values(TransposedCase{"dpt_x4", 1, 6, 6, 32, 32, 4, 4, 0, 0, 1, "dram"},
+                      TransposedCase{"x2_batch2", 2, 5, 4, 32, 64, 2, 2, 0, 0, 1, "dram"},
+                      TransposedCase{"k3_s2_p1_out_pad1", 1, 7, 5, 16, 32, 3, 2, 1, 1, 1, "dram"},
+                      TransposedCase{"k3_s1_p1_height", 1, 16, 16, 32, 32, 3, 1, 1, 0, 1,
+                                     "height:8"},
+                      TransposedCase{"dilation2", 1, 6, 6, 16, 16, 3, 2, 2, 1, 2, "dram"}),
+    [](const auto& info) { return info.param.name; });
+
 // Measured thresholds (bf16 activations, 3x3 conv 64->64 on 32x32): the FPU's fidelity and the
 // weight format show in the PCC, in the expected order.
 TEST(Conv2dTest, FidelityAndWeightFormatThresholds) {

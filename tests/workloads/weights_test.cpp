@@ -184,7 +184,9 @@ TEST(ConvertStateDict, NpzToHdf5TransposesLinearKeepsEmbeddingsAndPreparesConv) 
       "', **{'model.fc.weight': np.arange(12, dtype=np.float32).reshape(3, 4), "
       "'model.fc.bias': np.array([1, 2, 3], dtype=np.float32), "
       "'model.embeddings.word_embeddings.weight': np.arange(10, dtype=np.float32).reshape(5, 2), "
-      "'model.conv.weight': np.arange(2*3*2*2, dtype=np.float32).reshape(2, 3, 2, 2)})\"";
+      "'model.conv.weight': np.arange(2*3*2*2, dtype=np.float32).reshape(2, 3, 2, 2), "
+      "'model.neck.reassemble_stage.layers.1.resize.weight': "
+      "np.arange(3*2*2*2, dtype=np.float32).reshape(3, 2, 2, 2)})\"";
   ASSERT_EQ(std::system(make.c_str()), 0) << make;
   const std::string convert =
       python + " " + script + " " + npz + " " + h5 + " --strip-prefix model. --quiet";
@@ -215,6 +217,21 @@ TEST(ConvertStateDict, NpzToHdf5TransposesLinearKeepsEmbeddingsAndPreparesConv) 
         for (std::uint32_t o = 0; o < 2; ++o) {
           const float torch_value = static_cast<float>(((o * 3 + c) * 2 + ky) * 2 + kx);
           EXPECT_EQ(conv.values[((ky * 2 + kx) * 3 + c) * 2 + o], torch_value);
+        }
+      }
+    }
+  }
+
+  // ConvTranspose2d [C_in=3, C_out=2, kh=2, kw=2] (matched by name) -> the flipped kernel's
+  // matrix: row (ky*kw + kx)*C_in + c holds W[c][o][kh-1-ky][kw-1-kx].
+  const NamedArray up = file.read("neck.reassemble_stage.layers.1.resize.weight");
+  ASSERT_EQ(up.shape, (std::vector<std::uint32_t>{12, 2}));
+  for (std::uint32_t ky = 0; ky < 2; ++ky) {
+    for (std::uint32_t kx = 0; kx < 2; ++kx) {
+      for (std::uint32_t c = 0; c < 3; ++c) {
+        for (std::uint32_t o = 0; o < 2; ++o) {
+          const float torch_value = static_cast<float>(((c * 2 + o) * 2 + (1 - ky)) * 2 + (1 - kx));
+          EXPECT_EQ(up.values[((ky * 2 + kx) * 3 + c) * 2 + o], torch_value);
         }
       }
     }

@@ -3,8 +3,6 @@
 // DepthAnythingForDepthEstimation). The head's convolutions run NHWC through ttnn.conv2d.
 //
 // Graph-level approximations (docs/models.md lists them):
-//  - ConvTranspose2d(kernel = stride = f) is a per-pixel linear (C -> f*f*C) followed by a pixel
-//    shuffle (reshape, permute, reshape): exact, with the bias held once per output sub-pixel.
 //  - Bilinear resizes with align_corners=True run as ttnn.upsample bilinear (align_corners=False)
 //    by 2; Depth Anything's non-integer resizes (19 -> 37, 296 -> 518) upsample by 2 and crop.
 #include <algorithm>
@@ -50,26 +48,6 @@ FeatureMap tokens_to_map(ModelBuilder& b, const std::string& name, TensorId toke
   return map;
 }
 
-// ConvTranspose2d(C, C, kernel = stride = f) as linear + pixel shuffle.
-FeatureMap transposed_conv(ModelBuilder& b, const std::string& name, const FeatureMap& x,
-                           std::uint32_t factor, const std::string& group) {
-  const std::uint32_t c = x.channels;
-  const TensorId lin = b.linear(name, x.id, c, factor * factor * c, group);
-  // lin[n, h, w, (i, j, c)] -> out[n, h*f + i, w*f + j, c]
-  TensorId t = b.move(name + ".split_rows", "reshape", {lin},
-                      json{{"shape", shape4(static_cast<std::int64_t>(x.batch) * x.height, x.width,
-                                            factor, static_cast<std::int64_t>(factor) * c)}},
-                      group);
-  t = b.move(name + ".shuffle", "permute", {t}, json{{"dims", shape4(0, 2, 1, 3)}}, group);
-  FeatureMap out{0, x.batch, x.height * factor, x.width * factor, c};
-  out.id =
-      b.move(name + ".flatten", "reshape", {t},
-             json{{"shape",
-                   shape4(1, 1, static_cast<std::int64_t>(out.batch) * out.height * out.width, c)}},
-             group);
-  return out;
-}
-
 // PreActResidualLayer: x + conv2(relu(conv1(relu(x)))), 3x3 convs with bias.
 FeatureMap residual_unit(ModelBuilder& b, const std::string& name, const FeatureMap& x,
                          const std::string& group) {
@@ -98,7 +76,7 @@ TensorId dpt_neck_and_head(ModelBuilder& b, std::array<FeatureMap, 4> taps,
     FeatureMap f = b.conv(p + ".projection", taps[i], kNeckSizes[i],
                           ConvOptions{1, 1, 0, 1, true, ""}, "neck");
     if (kResize[i] > 1) {
-      f = transposed_conv(b, p + ".resize", f, kResize[i], "neck");
+      f = b.conv_transpose(p + ".resize", f, kNeckSizes[i], kResize[i], "neck");
     } else if (kResize[i] == 0) {
       f = b.conv(p + ".resize", f, kNeckSizes[i], ConvOptions{3, 2, 1, 1, true, ""}, "neck");
     }

@@ -25,11 +25,31 @@ using ops::TensorSpec;
 // Ops whose output format and math fidelity the zoo sets per layer group. Data-movement ops
 // (reshape, concat, slice, tilize, ...) copy values and keep their input's format.
 const std::set<std::string>& compute_ops() {
-  static const std::set<std::string> ops{
-      "matmul",  "linear",    "add",     "sub",       "mul",      "gelu",
-      "relu",    "silu",      "sigmoid", "tanh",      "exp",      "sqrt",
-      "rsqrt",   "square",    "abs",     "log",       "identity", "reciprocal",
-      "softmax", "layernorm", "rmsnorm", "groupnorm", "conv2d",   "global_avg_pool2d"};
+  static const std::set<std::string> ops{"matmul",
+                                         "linear",
+                                         "add",
+                                         "sub",
+                                         "mul",
+                                         "gelu",
+                                         "relu",
+                                         "silu",
+                                         "sigmoid",
+                                         "tanh",
+                                         "exp",
+                                         "sqrt",
+                                         "rsqrt",
+                                         "square",
+                                         "abs",
+                                         "log",
+                                         "identity",
+                                         "reciprocal",
+                                         "softmax",
+                                         "layernorm",
+                                         "rmsnorm",
+                                         "groupnorm",
+                                         "conv2d",
+                                         "global_avg_pool2d",
+                                         "conv_transpose2d"};
   return ops;
 }
 
@@ -131,9 +151,10 @@ std::vector<TensorId> ModelBuilder::compute_n(const std::string& name, const std
                 ") is not a compute op; add it with move()");
   }
   if (!params.is_object()) params = json::object();
-  // conv2d and global_avg_pool2d call their output format "dtype" (TT-NN's argument name).
+  // The conv ops and global_avg_pool2d call their output format "dtype" (TT-NN's argument name).
   const std::string dtype_key =
-      (op == "conv2d" || op == "global_avg_pool2d") ? "dtype" : "output_dtype";
+      (op == "conv2d" || op == "conv_transpose2d" || op == "global_avg_pool2d") ? "dtype"
+                                                                                : "output_dtype";
   if (!params.contains(dtype_key)) params[dtype_key] = dtype_name(group);
   dtype(group);  // validates the name
   if (!params.contains("math_fidelity")) params["math_fidelity"] = fidelity(group);
@@ -358,6 +379,32 @@ FeatureMap ModelBuilder::conv(const std::string& name, const FeatureMap& x,
     pieces.push_back(band_out);
   }
   return concat_rows(name + ".join", pieces, group);
+}
+
+FeatureMap ModelBuilder::conv_transpose(const std::string& name, const FeatureMap& x,
+                                        std::uint32_t out_channels, std::uint32_t factor,
+                                        const std::string& group) {
+  // Each output pixel takes one tap of one input pixel: the fan-in is C_in.
+  const TensorId w =
+      weight(name + ".weight", Shape({1, 1, factor * factor * x.channels, out_channels}), group,
+             fan_in_scale(x.channels));
+  // TT-NN shards a conv by its output sticks, f*f times the input's here: an input sharded for
+  // the op before it is resharded (read back interleaved) so the conv spreads over the grid.
+  const FeatureMap source = in_dram(name, x, group);
+  std::vector<TensorId> inputs{source.id, w,
+                               vector(name + ".bias", out_channels, group, "uniform")};
+  ConvOptions c;
+  c.kernel = factor;
+  c.stride = factor;
+  json params = conv_params(x, x.height, out_channels, c, 0, 0, group);
+  if (!place_window_op(name, "conv_transpose2d", inputs, params, group)) {
+    throw Error("model builder: transposed conv " + name + " (" + std::to_string(x.height) + "x" +
+                std::to_string(x.width) + "x" + std::to_string(x.channels) + ", x" +
+                std::to_string(factor) + ") does not fit L1 in any placement");
+  }
+  FeatureMap out{0, x.batch, x.height * factor, x.width * factor, out_channels};
+  out.id = compute(name, "conv_transpose2d", inputs, params, group);
+  return out;
 }
 
 FeatureMap ModelBuilder::in_dram(const std::string& name, const FeatureMap& x,

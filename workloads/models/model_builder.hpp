@@ -121,6 +121,14 @@ class ModelBuilder {
   // slicing), each band reading its rows plus the window overlap.
   FeatureMap conv(const std::string& name, const FeatureMap& x, std::uint32_t out_channels,
                   const ConvOptions& conv_options, const std::string& group);
+  // ttnn.conv_transpose2d with kernel = stride = `factor`, no padding (each input pixel becomes
+  // a factor x factor block): weight "<name>.weight" [1, 1, f*f*C_in, C_out], TT-NN's prepared
+  // matrix of the flipped kernel, bias "<name>.bias". TT-NN runs it as halo (inserting the zeros)
+  // + conv2d, so the conv does f*f times the transposed conv's multiply-adds. Placed like conv();
+  // throws Error if it fits L1 in no placement (no DRAM slicing for transposed convs).
+  FeatureMap conv_transpose(const std::string& name, const FeatureMap& x,
+                            std::uint32_t out_channels, std::uint32_t factor,
+                            const std::string& group);
   FeatureMap max_pool(const std::string& name, const FeatureMap& x, std::uint32_t kernel,
                       std::uint32_t stride, std::uint32_t padding, const std::string& group);
   // ttnn.upsample (nearest or bilinear) by an integer factor: untilize, NHWC view, height
