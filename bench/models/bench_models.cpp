@@ -224,12 +224,14 @@ GemmCensus gemm_census(const wormsim::workloads::Graph& graph) {
     if (node.op == "matmul" || node.op == "linear") {
       const ops::MatmulShape s = ops::matmul_shape(inputs[0], inputs[1]);
       census.calls[{s.Mt * kTile, s.Kt * kTile, s.Nt * kTile}] += s.batch;
-    } else if (node.op == "conv2d") {
+    } else if (node.op == "conv2d" || node.op == "conv_transpose2d") {
+      // A transposed conv is the same Conv2dOp over its zero-spread input: the same GEMMs.
       const std::unique_ptr<ops::Operation> op =
           ops::make_operation(node.op, node.params, inputs, device);
       const std::vector<ops::TensorSpec> outputs = op->output_specs(inputs, device);
       const auto* conv = dynamic_cast<const ops::Conv2dOp*>(op.get());
-      if (conv == nullptr) throw std::runtime_error("conv2d node " + node.name + " is no Conv2dOp");
+      if (conv == nullptr)
+        throw std::runtime_error(node.op + " node " + node.name + " is no Conv2dOp");
       const ops::ConvPlan& plan = conv->plan();
       const std::size_t m = outputs[0].physical_height();
       const std::size_t n = outputs[0].physical_width();

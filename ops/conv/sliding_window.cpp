@@ -100,7 +100,9 @@ void SlidingWindow::validate(const std::string& op) const {
                 " window (kernel " + std::to_string(kernel_h) + "x" + std::to_string(kernel_w) +
                 ", dilation " + std::to_string(dilation_h) + "x" + std::to_string(dilation_w) +
                 ") is larger than the padded input " + std::to_string(padded_h()) + "x" +
-                std::to_string(padded_w()) + "; use a smaller kernel or more padding");
+                std::to_string(padded_w()) +
+                (transpose ? "; use less padding (a transposed conv's padding crops its output)"
+                           : "; use a smaller kernel or more padding"));
   }
 }
 

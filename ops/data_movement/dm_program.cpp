@@ -1,7 +1,9 @@
 #include "ops/data_movement/dm_program.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
+#include <iterator>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -747,10 +749,13 @@ struct CachedGather {
 constexpr std::size_t kGatherCacheEntries = 512;
 // Plans with more transfers than this are not kept (memory).
 constexpr std::size_t kGatherCacheMaxTransfers = 1u << 20;
-// Gathers of at least this many output pages are planned on several threads (starting a
+// Gathers of at least this many page references (output pages, or pieces of ROW_MAJOR pages
+// split between the cores holding their sources) are planned on several threads (starting a
 // thread costs about as much as planning a few dozen pages).
 constexpr std::size_t kParallelGatherPages = 256;
 constexpr std::size_t kMaxGatherThreads = 8;
+
+std::atomic<std::size_t> gather_planning_threads{0};
 
 std::unordered_map<std::string, CachedGather>& gather_cache() {
   thread_local std::unordered_map<std::string, CachedGather> cache;
@@ -758,6 +763,11 @@ std::unordered_map<std::string, CachedGather>& gather_cache() {
 }
 
 }  // namespace
+
+void set_gather_planning_threads(std::size_t threads) {
+  gather_planning_threads.store(threads, std::memory_order_relaxed);
+  gather_cache().clear();
+}
 
 void build_gather(Program& program, const ElementMap& map, const std::vector<TensorSpec>& inputs,
                   const std::vector<TensorSpec>& outputs, bool two_readers, TileSources sources) {
@@ -797,8 +807,8 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
   // planning time) are split over threads, each with its own planner. Every core's units are
   // the same whichever thread plans them, and they are collected in core order, so the
   // program does not depend on the thread count.
-  const std::vector<std::pair<CoreCoord, std::vector<PageRef>>> cores(per_core.begin(),
-                                                                      per_core.end());
+  const std::vector<std::pair<CoreCoord, std::vector<PageRef>>> cores(
+      std::make_move_iterator(per_core.begin()), std::make_move_iterator(per_core.end()));
   std::vector<CoreWork> work(cores.size());
   std::vector<char> core_computes(cores.size(), 0);
   auto plan_cores = [&](GatherPlanner& core_planner, std::size_t first, std::size_t last) {
@@ -827,10 +837,11 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
   };
   std::size_t total_pages = 0;
   for (const auto& entry : cores) total_pages += entry.second.size();
+  const std::size_t wanted = gather_planning_threads.load(std::memory_order_relaxed);
   const std::size_t threads =
       total_pages < kParallelGatherPages
           ? 1
-          : std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1,
+          : std::clamp<std::size_t>(wanted > 0 ? wanted : std::thread::hardware_concurrency(), 1,
                                     std::min(kMaxGatherThreads, cores.size()));
   // Thread t plans the cores whose pages start in the t-th share of all pages.
   std::vector<std::size_t> bounds{0};
@@ -842,6 +853,7 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
   bounds.push_back(cores.size());
   std::uint32_t max_segments = 0;
   std::vector<std::thread> helpers;
+  helpers.reserve(bounds.size());  // no reallocation (and bad_alloc) while threads run
   std::vector<std::exception_ptr> failures(bounds.size() - 1);
   std::vector<std::uint32_t> helper_segments(bounds.size() - 1, 0);
   auto plan_share = [&](std::size_t t) {

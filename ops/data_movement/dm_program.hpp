@@ -196,6 +196,11 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
                   const std::vector<TensorSpec>& outputs, bool two_readers = false,
                   TileSources sources = TileSources::Segments);
 
+// Threads build_gather plans a large gather on (0, the default: the hardware's threads). Plans do
+// not depend on it; setting it also empties this thread's plan cache, so the next gathers are
+// planned afresh (tests compare thread counts).
+void set_gather_planning_threads(std::size_t threads);
+
 // ---- blocked programs (tilize, untilize, embedding) ----
 
 // A block of one tile row (or token row): columns [col_begin, col_end) in tiles, and the core

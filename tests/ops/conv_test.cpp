@@ -430,28 +430,33 @@ INSTANTIATE_TEST_SUITE_P(
 // ---- conv_transpose2d -----------------------------------------------------------------------
 
 // PyTorch ConvTranspose2d semantics, written from scratch as a scatter: input pixel (y, x) adds
-// x * W[ci][co][ky][kx] to output (y*s - p + ky*d, x*s - p + kx*d). The prepared matrix holds the
-// flipped kernel: W[ci][co][ky][kx] sits at row ((kh-1-ky)*kw + (kw-1-kx))*C_in + ci.
-std::vector<float> reference_conv_transpose(std::uint32_t n, std::uint32_t h, std::uint32_t w,
-                                            std::uint32_t k, std::uint32_t s, std::uint32_t p,
-                                            std::uint32_t out_pad, std::uint32_t d,
+// x * W[ci][co][ky][kx] to output (y*sh - ph + ky*d, x*sw - pw + kx*d). The prepared matrix holds
+// the flipped kernel: W[ci][co][ky][kx] sits at row ((kh-1-ky)*kw + (kw-1-kx))*C_in + ci.
+struct TransposedGeometry {
+  std::uint32_t n, h, w, k, sh, sw, ph, pw, oph, opw, d;
+  std::uint32_t out_h() const { return (h - 1) * sh - 2 * ph + d * (k - 1) + oph + 1; }
+  std::uint32_t out_w() const { return (w - 1) * sw - 2 * pw + d * (k - 1) + opw + 1; }
+};
+
+std::vector<float> reference_conv_transpose(const TransposedGeometry& g,
                                             const std::vector<float>& x, std::size_t x_width,
                                             std::uint32_t c_in, const std::vector<float>& weight,
                                             std::size_t w_width, std::uint32_t c_out) {
-  const std::uint32_t oh = (h - 1) * s - 2 * p + d * (k - 1) + out_pad + 1;
-  const std::uint32_t ow = (w - 1) * s - 2 * p + d * (k - 1) + out_pad + 1;
-  std::vector<double> acc(static_cast<std::size_t>(n) * oh * ow * c_out, 0.0);
-  for (std::uint32_t b = 0; b < n; ++b) {
-    for (std::uint32_t y = 0; y < h; ++y) {
-      for (std::uint32_t xi = 0; xi < w; ++xi) {
+  const std::uint32_t oh = g.out_h();
+  const std::uint32_t ow = g.out_w();
+  const std::uint32_t k = g.k;
+  std::vector<double> acc(static_cast<std::size_t>(g.n) * oh * ow * c_out, 0.0);
+  for (std::uint32_t b = 0; b < g.n; ++b) {
+    for (std::uint32_t y = 0; y < g.h; ++y) {
+      for (std::uint32_t xi = 0; xi < g.w; ++xi) {
         for (std::uint32_t ky = 0; ky < k; ++ky) {
           for (std::uint32_t kx = 0; kx < k; ++kx) {
-            const int oy = static_cast<int>(y * s + ky * d) - static_cast<int>(p);
-            const int ox = static_cast<int>(xi * s + kx * d) - static_cast<int>(p);
+            const int oy = static_cast<int>(y * g.sh + ky * g.d) - static_cast<int>(g.ph);
+            const int ox = static_cast<int>(xi * g.sw + kx * g.d) - static_cast<int>(g.pw);
             if (oy < 0 || ox < 0 || oy >= static_cast<int>(oh) || ox >= static_cast<int>(ow))
               continue;
             const std::size_t row = ((k - 1 - ky) * k + (k - 1 - kx)) * c_in;
-            const std::size_t in_stick = (static_cast<std::size_t>(b) * h + y) * w + xi;
+            const std::size_t in_stick = (static_cast<std::size_t>(b) * g.h + y) * g.w + xi;
             const std::size_t out_stick = (static_cast<std::size_t>(b) * oh + oy) * ow + ox;
             for (std::uint32_t ci = 0; ci < c_in; ++ci) {
               const double v = x[in_stick * x_width + ci];
@@ -501,11 +506,26 @@ TEST(SlidingWindowTest, TransposedWindowSpreadsTheInput) {
         make_transposed_window("conv_transpose2d", 1, 8, 8, {3, 3}, {2, 2}, {1}, {2}, {1, 1});
       },
       {"output_padding 2", "smaller than the stride or the dilation"});
+  // The op's own checks name it, not conv2d.
+  expect_error(
+      [] {
+        const std::vector<TensorSpec> inputs = {sticks(64, 32, "dram"), tiled({1, 1, 9 * 16, 32})};
+        make_operation("conv_transpose2d",
+                       {{"batch_size", 1},
+                        {"input_height", 8},
+                        {"input_width", 8},
+                        {"kernel_size", {3, 3}},
+                        {"stride", {2, 2}}},
+                       inputs, n300())
+            ->output_specs(inputs, n300());
+      },
+      {"conv_transpose2d: weight"});
 }
 
 struct TransposedCase {
   std::string name;
-  std::uint32_t n, h, w, c_in, c_out, k, s, p, out_pad, d;
+  TransposedGeometry g;
+  std::uint32_t c_in, c_out;
   std::string memory;
 };
 
@@ -513,30 +533,30 @@ class ConvTranspose2dNumericsTest : public ::testing::TestWithParam<TransposedCa
 
 TEST_P(ConvTranspose2dNumericsTest, MatchesTheScatterDefinition) {
   const TransposedCase& c = GetParam();
-  const nlohmann::json params{{"batch_size", c.n},
-                              {"input_height", c.h},
-                              {"input_width", c.w},
-                              {"kernel_size", {c.k, c.k}},
-                              {"stride", {c.s, c.s}},
-                              {"padding", {c.p, c.p}},
-                              {"output_padding", {c.out_pad, c.out_pad}},
-                              {"dilation", {c.d, c.d}},
-                              {"in_channels", c.c_in},
-                              {"out_channels", c.c_out},
-                              {"math_fidelity", "HiFi4"}};
-  std::vector<TensorSpec> inputs = {sticks(c.n * c.h * c.w, c.c_in, c.memory),
-                                    tiled({1, 1, c.k * c.k * c.c_in, c.c_out})};
+  const TransposedGeometry& g = c.g;
+  nlohmann::json params{{"batch_size", g.n},
+                        {"input_height", g.h},
+                        {"input_width", g.w},
+                        {"kernel_size", {g.k, g.k}},
+                        {"stride", {g.sh, g.sw}},
+                        {"padding", {g.ph, g.pw}},
+                        {"output_padding", {g.oph, g.opw}},
+                        {"dilation", {g.d, g.d}},
+                        {"in_channels", c.c_in},
+                        {"out_channels", c.c_out},
+                        {"math_fidelity", "HiFi4"}};
+  if (c.memory.rfind("block", 0) == 0) params["shard_layout"] = "block";
+  std::vector<TensorSpec> inputs = {sticks(g.n * g.h * g.w, c.c_in, c.memory),
+                                    tiled({1, 1, g.k * g.k * c.c_in, c.c_out})};
   const auto op = make_operation("conv_transpose2d", params, inputs, n300());
   const OpResult r = run_isolated(n300(), *op, inputs, {true, 21});
   std::vector<Tensor> t;
   for (std::size_t i = 0; i < inputs.size(); ++i) t.push_back(random_tensor(inputs[i], 21 + i));
-  const std::vector<float> ref = reference_conv_transpose(
-      c.n, c.h, c.w, c.k, c.s, c.p, c.out_pad, c.d, t[0].golden(), inputs[0].physical_width(),
-      c.c_in, t[1].golden(), inputs[1].physical_width(), c.c_out);
-  const std::uint32_t oh = (c.h - 1) * c.s - 2 * c.p + c.d * (c.k - 1) + c.out_pad + 1;
-  const std::uint32_t ow = (c.w - 1) * c.s - 2 * c.p + c.d * (c.k - 1) + c.out_pad + 1;
+  const std::vector<float> ref =
+      reference_conv_transpose(g, t[0].golden(), inputs[0].physical_width(), c.c_in, t[1].golden(),
+                               inputs[1].physical_width(), c.c_out);
   const Tensor& out = r.outputs.at(0);
-  EXPECT_EQ(out.spec().logical_shape(), Shape({1, 1, c.n * oh * ow, c.c_out}));
+  EXPECT_EQ(out.spec().logical_shape(), Shape({1, 1, g.n * g.out_h() * g.out_w(), c.c_out}));
   const std::vector<float> device = out.logical_values();
   EXPECT_GE(numerics::pcc(ref, device), 0.999) << c.name;
   EXPECT_LE(numerics::max_abs_error(ref, out.logical_golden()), 1e-4)
@@ -544,17 +564,20 @@ TEST_P(ConvTranspose2dNumericsTest, MatchesTheScatterDefinition) {
   EXPECT_EQ(r.record.op_code, "OptimizedConvNew");
   EXPECT_NE(r.record.attributes.find("is_transpose=true"), std::string::npos);
   // The device multiplies the inserted zeros too: a full k x k window per output pixel.
-  EXPECT_EQ(r.record.flops, 2ull * c.n * oh * ow * c.c_out * c.k * c.k * c.c_in);
+  EXPECT_EQ(r.record.flops, 2ull * g.n * g.out_h() * g.out_w() * c.c_out * g.k * g.k * c.c_in);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Configs, ConvTranspose2dNumericsTest,
-    ::testing::Values(TransposedCase{"dpt_x4", 1, 6, 6, 32, 32, 4, 4, 0, 0, 1, "dram"},
-                      TransposedCase{"x2_batch2", 2, 5, 4, 32, 64, 2, 2, 0, 0, 1, "dram"},
-                      TransposedCase{"k3_s2_p1_out_pad1", 1, 7, 5, 16, 32, 3, 2, 1, 1, 1, "dram"},
-                      TransposedCase{"k3_s1_p1_height", 1, 16, 16, 32, 32, 3, 1, 1, 0, 1,
-                                     "height:8"},
-                      TransposedCase{"dilation2", 1, 6, 6, 16, 16, 3, 2, 2, 1, 2, "dram"}),
+    ::testing::Values(
+        TransposedCase{"dpt_x4", {1, 6, 6, 4, 4, 4, 0, 0, 0, 0, 1}, 32, 32, "dram"},
+        TransposedCase{"x2_batch2", {2, 5, 4, 2, 2, 2, 0, 0, 0, 0, 1}, 32, 64, "dram"},
+        TransposedCase{"k3_s2_p1_out_pad1", {1, 7, 5, 3, 2, 2, 1, 1, 1, 1, 1}, 16, 32, "dram"},
+        TransposedCase{"k3_s1_p1_height", {1, 16, 16, 3, 1, 1, 1, 1, 0, 0, 1}, 32, 32, "height:8"},
+        TransposedCase{"s2_height_sharded", {1, 8, 8, 3, 2, 2, 1, 1, 1, 1, 1}, 32, 32, "height:4"},
+        TransposedCase{"s2_block_2x2", {1, 8, 8, 2, 2, 2, 0, 0, 0, 0, 1}, 64, 64, "block:2x2"},
+        TransposedCase{"uneven_stride_padding", {1, 5, 7, 3, 3, 2, 2, 0, 1, 1, 1}, 16, 16, "dram"},
+        TransposedCase{"dilation2", {1, 6, 6, 3, 2, 2, 2, 2, 1, 1, 2}, 16, 16, "dram"}),
     [](const auto& info) { return info.param.name; });
 
 // Measured thresholds (bf16 activations, 3x3 conv 64->64 on 32x32): the FPU's fidelity and the

@@ -10,6 +10,7 @@
 
 #include "arch/device_spec.hpp"
 #include "ops/compute_config.hpp"
+#include "ops/data_movement/dm_program.hpp"
 #include "ops/isolated_run.hpp"
 #include "ops/numerics/number_formats.hpp"
 #include "ops/op_registry.hpp"
@@ -864,6 +865,37 @@ TEST(DataMovementTiming, ReshapeCopyWithinBounds) {
   expect_within_bounds(r.record, 0.0, 16.0);
 }
 
+// build_gather plans large gathers on several threads; the program must not depend on how many.
+// A permute (face-row segments), a tiled reshape (whole tiles, map pages sized by the longest
+// segment list over all threads' tiles) and a ROW_MAJOR fold, each planned with 1, 2 and 5
+// threads (the plan cache emptied in between), give the same timing and traffic.
+TEST(DataMovementTiming, GatherPlansDoNotDependOnThePlanningThreadCount) {
+  struct Case {
+    std::string op;
+    nlohmann::json params;
+    TensorSpec input;
+  };
+  const std::vector<Case> cases = {
+      {"permute", {{"dims", {0, 2, 1, 3}}}, tile(Shape{1, 24, 48, 256})},
+      {"reshape", {{"shape", {24, 24, 4, 1024}}}, tile(Shape{1, 1, 576, 4096})},
+      {"fold",
+       {{"stride_h", 4}, {"stride_w", 1}},
+       TensorSpec(Shape{4, 64, 64, 8}, DataType::BFloat16, Layout::RowMajor)}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.op);
+    std::vector<ProgramTiming> timings;
+    for (std::size_t threads : {1u, 2u, 5u}) {
+      dm::set_gather_planning_threads(threads);
+      const auto op = make_operation(c.op, c.params, {c.input}, n300());
+      timings.push_back(run_isolated(n300(), *op, {c.input}).record.timing);
+    }
+    dm::set_gather_planning_threads(0);
+    EXPECT_GT(timings[0].noc_bytes, 0u);
+    EXPECT_EQ(timings[1], timings[0]);
+    EXPECT_EQ(timings[2], timings[0]);
+  }
+}
+
 TEST(DataMovementTiming, TiledReshapeReadsWholeInputTilesAndAMapPagePerOutputTile) {
   // [1, 1, 32, 128] -> [1, 4, 1, 1024]: each output tile holds one logical row of 32 elements
   // (two face-row segments of 16) from one input tile. As in tt-metal's reshape_tiled kernels,
@@ -1064,7 +1096,7 @@ void expect_same_gather(const GatherOutcome& a, const GatherOutcome& b) {
 }
 
 TEST(GatherPlanning, SkippingTheFillRegionPlansWhatPerElementMappingPlans) {
-  // [1, 1, 48, 4 * 100] -> [12, 4, 4, 100] (row split, as DPT's transposed conv does): 4 of
+  // [1, 1, 48, 4 * 100] -> [12, 4, 4, 100] (a row split, as a pixel shuffle does): 4 of
   // every 32 padded rows hold data, and 100 columns leave a partial last tile whose second face
   // is all padding.
   const TensorSpec in = tile(Shape{1, 1, 48, 400});
