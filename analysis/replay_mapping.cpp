@@ -13,6 +13,7 @@
 
 #include "analysis/replay.hpp"
 #include "ops/compute_config.hpp"
+#include "ops/op_registry.hpp"
 #include "ops/unary_functions.hpp"
 
 namespace wormsim::analysis {
@@ -1268,6 +1269,12 @@ MappedOp map_profile_op(const ProfileOp& op, const arch::DeviceSpec& device) {
         op.op_code.find("SDPA") != std::string::npos) {
       throw UnmappableOp(
           "decode SDPA is not modelled; wormsim's SDPA is the prefill flash-attention program");
+    }
+    for (const ops::OpInfo* info : ops::registered_ops()) {
+      if (info->op_code == op.op_code) {
+        throw UnmappableOp("replay does not map " + op.op_code + " rows yet (wormsim's '" +
+                           info->name + "' op has this code; `wormsim op --json` runs one)");
+      }
     }
     throw UnmappableOp("no wormsim op for OP CODE " + op.op_code);
   }

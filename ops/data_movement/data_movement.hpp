@@ -227,6 +227,54 @@ class SliceOp : public DataMovementOp {
   mutable std::array<std::uint32_t, 4> step4_{1, 1, 1, 1};
 };
 
+// ---- conv DRAM slicing (TT-NN's Conv2dSliceConfig) ----
+// Both ops see an NHWC image batch flattened to [1, 1, N*H*W, C] rows.
+
+struct RowBandOptions {
+  std::uint32_t batch{1};
+  std::uint32_t height{1};  // padded_slice: the input's H (slice_write: the sum of the bands)
+  std::uint32_t width{1};
+  std::uint32_t first_row{0};  // padded_slice: image rows [first_row, last_row) of every image
+  std::uint32_t last_row{0};
+  std::vector<std::uint32_t> band_heights;  // slice_write: rows of each input band, in order
+  dm::OutputMemory memory;
+};
+
+// ttnn.experimental.padded_slice as conv2d's DRAM slicing uses it: image rows [first, last) of
+// every image of the batch, as [1, 1, N*(last-first)*W, C].
+class PaddedSliceOp : public DataMovementOp {
+ public:
+  explicit PaddedSliceOp(RowBandOptions options)
+      : DataMovementOp(options.memory), options_(std::move(options)) {}
+  std::string op_code() const override { return "PaddedSliceDeviceOperation"; }
+  std::string attributes() const override;
+  std::vector<TensorSpec> output_specs(const std::vector<TensorSpec>& inputs,
+                                       const arch::DeviceSpec& device) const override;
+  std::unique_ptr<dm::ElementMap> element_map(
+      const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs) const override;
+
+ private:
+  RowBandOptions options_;
+};
+
+// ttnn.experimental.slice_write as conv2d's DRAM slicing uses it: each band's output rows written
+// into their place in the full [1, 1, N*H*W, C] result. TT-NN issues one slice_write per band into
+// a preallocated tensor; this op writes all bands (the same bytes, one profile row).
+class SliceWriteOp : public DataMovementOp {
+ public:
+  explicit SliceWriteOp(RowBandOptions options)
+      : DataMovementOp(options.memory), options_(std::move(options)) {}
+  std::string op_code() const override { return "SliceWriteDeviceOperation"; }
+  std::string attributes() const override;
+  std::vector<TensorSpec> output_specs(const std::vector<TensorSpec>& inputs,
+                                       const arch::DeviceSpec& device) const override;
+  std::unique_ptr<dm::ElementMap> element_map(
+      const std::vector<TensorSpec>& inputs, const std::vector<TensorSpec>& outputs) const override;
+
+ private:
+  RowBandOptions options_;
+};
+
 struct PadOptions {
   // (before, after) per dim, for the last padding.size() dims.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> padding;

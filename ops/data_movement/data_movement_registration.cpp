@@ -185,6 +185,48 @@ const OpRegistration slice_registration(OpInfo{
                        required_ints(p, "slice", "ends", "[1, 1, 32, 32]"),
                        param_ints(p, "slice", "steps", {}), output_memory_param(p, "slice")});
     })});
+const OpRegistration padded_slice_registration(OpInfo{
+    "padded_slice", "PaddedSliceDeviceOperation",
+    "conv DRAM slicing: image rows [first, last) of every image of NHWC rows [1,1,N*H*W,C]", 1, 1,
+    factory([](const json& p) {
+      const std::string op = "padded_slice";
+      reject_unknown_params(
+          p, op, {"batch_size", "input_height", "input_width", "rows", "output_memory", "grid"});
+      const std::vector<std::int64_t> rows = required_ints(p, op, "rows", "[0, 8]");
+      if (rows.size() != 2 || rows[0] < 0 || rows[1] < 0)
+        throw Error(op + ": rows must be [first, last] image rows, e.g. [0, 8]");
+      RowBandOptions o;
+      o.batch = static_cast<std::uint32_t>(param_int(p, op, "batch_size", 1));
+      o.height = static_cast<std::uint32_t>(param_int(p, op, "input_height", 1));
+      o.width = static_cast<std::uint32_t>(param_int(p, op, "input_width", 1));
+      o.first_row = static_cast<std::uint32_t>(rows[0]);
+      o.last_row = static_cast<std::uint32_t>(rows[1]);
+      o.memory = output_memory_param(p, op);
+      if (o.batch == 0 || o.height == 0 || o.width == 0)
+        throw Error(op + ": batch_size, input_height and input_width must be positive");
+      return std::make_unique<PaddedSliceOp>(std::move(o));
+    })});
+const OpRegistration slice_write_registration(OpInfo{
+    "slice_write", "SliceWriteDeviceOperation",
+    "conv DRAM slicing: writes row bands [1,1,N*h_i*W,C] into their places of [1,1,N*H*W,C]", 1, 64,
+    factory([](const json& p) {
+      const std::string op = "slice_write";
+      reject_unknown_params(p, op,
+                            {"batch_size", "input_width", "band_heights", "output_memory", "grid"});
+      RowBandOptions o;
+      o.batch = static_cast<std::uint32_t>(param_int(p, op, "batch_size", 1));
+      o.width = static_cast<std::uint32_t>(param_int(p, op, "input_width", 1));
+      o.height = 0;
+      for (std::int64_t h : required_ints(p, op, "band_heights", "[8, 8]")) {
+        if (h <= 0) throw Error(op + ": every band height must be positive");
+        o.band_heights.push_back(static_cast<std::uint32_t>(h));
+        o.height += static_cast<std::uint32_t>(h);
+      }
+      o.memory = output_memory_param(p, op);
+      if (o.batch == 0 || o.width == 0)
+        throw Error(op + ": batch_size and input_width must be positive");
+      return std::make_unique<SliceWriteOp>(std::move(o));
+    })});
 const OpRegistration pad_registration(OpInfo{
     "pad", "PadDeviceOperation", "pads dims with (before, after) elements of value", 1, 1,
     factory([](const json& p) {

@@ -233,7 +233,153 @@ class FoldMap : public dm::ElementMap {
   Shape out_;
 };
 
+// Output row r of a padded_slice: image r / (h*W), row first + (r % (h*W)) / W of it.
+class PaddedSliceMap : public dm::ElementMap {
+ public:
+  PaddedSliceMap(const RowBandOptions& o, Shape out_logical)
+      : image_(static_cast<std::uint64_t>(o.height) * o.width),
+        band_(static_cast<std::uint64_t>(o.last_row - o.first_row) * o.width),
+        offset_(static_cast<std::uint64_t>(o.first_row) * o.width),
+        out_(std::move(out_logical)) {}
+  Source source(std::size_t, const Coord4& at) const override {
+    if (!dm::inside(out_, at)) return Source::filled(0.0f);
+    const std::uint64_t row = (at[2] / band_) * image_ + offset_ + at[2] % band_;
+    return Source::from(0, Coord4{0, 0, static_cast<std::uint32_t>(row), at[3]});
+  }
+  const Shape* filled_outside(std::size_t) const override { return &out_; }
+  std::string cache_key() const override {
+    return "padded_slice " + std::to_string(image_) + " " + std::to_string(band_) + " " +
+           std::to_string(offset_) + to_string(out_);
+  }
+
+ private:
+  std::uint64_t image_;
+  std::uint64_t band_;
+  std::uint64_t offset_;
+  Shape out_;
+};
+
+// Output row of image b, image row y, column x: row (b*h + y - first)*W + x of y's band.
+class SliceWriteMap : public dm::ElementMap {
+ public:
+  SliceWriteMap(const RowBandOptions& o, Shape out_logical)
+      : width_(o.width), height_(o.height), out_(std::move(out_logical)) {
+    firsts_.push_back(0);
+    for (std::uint32_t h : o.band_heights) firsts_.push_back(firsts_.back() + h);
+  }
+  Source source(std::size_t, const Coord4& at) const override {
+    if (!dm::inside(out_, at)) return Source::filled(0.0f);
+    const std::uint64_t image = static_cast<std::uint64_t>(height_) * width_;
+    const std::uint64_t b = at[2] / image;
+    const auto y = static_cast<std::uint32_t>((at[2] % image) / width_);
+    const std::uint32_t x = static_cast<std::uint32_t>(at[2] % image) % width_;
+    const auto it = std::upper_bound(firsts_.begin(), firsts_.end(), y);
+    const auto band = static_cast<std::uint32_t>(it - firsts_.begin() - 1);
+    const std::uint64_t h = firsts_[band + 1] - firsts_[band];
+    const std::uint64_t row = (b * h + (y - firsts_[band])) * width_ + x;
+    return Source::from(band, Coord4{0, 0, static_cast<std::uint32_t>(row), at[3]});
+  }
+  const Shape* filled_outside(std::size_t) const override { return &out_; }
+  std::string cache_key() const override {
+    std::string key = "slice_write " + std::to_string(width_) + to_string(out_);
+    for (std::uint32_t f : firsts_) key += " " + std::to_string(f);
+    return key;
+  }
+
+ private:
+  std::uint32_t width_;
+  std::uint32_t height_;
+  std::vector<std::uint32_t> firsts_;
+  Shape out_;
+};
+
+// The [1, 1, rows, C] shape a row band op takes or gives; throws naming the op otherwise.
+void expect_rows(const TensorSpec& t, std::uint64_t rows, const std::string& op,
+                 const std::string& what) {
+  const Coord4 d = t.logical_shape().wzyx();
+  if (d[0] != 1 || d[1] != 1 || d[2] != rows) {
+    throw Error(op + ": " + what + " " + to_string(t.logical_shape()) + " must be [1, 1, " +
+                std::to_string(rows) + ", C] (NHWC rows of the batch_size, input_height and " +
+                "input_width given)");
+  }
+}
+
 }  // namespace
+
+// ---- conv DRAM slicing ----
+
+std::string PaddedSliceOp::attributes() const {
+  return "{'slice_start': '[0, " + std::to_string(options_.first_row) +
+         ", 0, 0]'; 'slice_end': '[" + std::to_string(options_.batch) + ", " +
+         std::to_string(options_.last_row) + ", " + std::to_string(options_.width) +
+         ", -1]'; 'output_mem_config': '" + memory_attribute() + "'}";
+}
+
+std::vector<TensorSpec> PaddedSliceOp::output_specs(const std::vector<TensorSpec>& inputs,
+                                                    const arch::DeviceSpec& device) const {
+  expect_inputs(inputs, 1, "padded_slice");
+  const RowBandOptions& o = options_;
+  if (o.first_row >= o.last_row || o.last_row > o.height) {
+    throw Error("padded_slice: rows [" + std::to_string(o.first_row) + ", " +
+                std::to_string(o.last_row) + ") are not a non-empty range of the " +
+                std::to_string(o.height) + " image rows");
+  }
+  const TensorSpec& in = inputs[0];
+  expect_rows(in, static_cast<std::uint64_t>(o.batch) * o.height * o.width, "padded_slice",
+              "input");
+  Coord4 out = in.logical_shape().wzyx();
+  out[2] = o.batch * (o.last_row - o.first_row) * o.width;
+  const TensorSpec base = unplaced(out, 4, in);
+  return {base.with_memory_config(output_memory(base, dm::like_input(in, base, device), device))};
+}
+
+std::unique_ptr<dm::ElementMap> PaddedSliceOp::element_map(
+    const std::vector<TensorSpec>&, const std::vector<TensorSpec>& outputs) const {
+  return std::make_unique<PaddedSliceMap>(options_, outputs[0].logical_shape());
+}
+
+std::string SliceWriteOp::attributes() const {
+  std::string heights;
+  for (std::uint32_t h : options_.band_heights)
+    heights += (heights.empty() ? "" : ", ") + std::to_string(h);
+  return "{'band_heights': '[" + heights + "]'; 'output_mem_config': '" + memory_attribute() + "'}";
+}
+
+std::vector<TensorSpec> SliceWriteOp::output_specs(const std::vector<TensorSpec>& inputs,
+                                                   const arch::DeviceSpec& device) const {
+  const RowBandOptions& o = options_;
+  if (o.band_heights.empty() || inputs.size() != o.band_heights.size()) {
+    throw Error("slice_write: " + std::to_string(inputs.size()) + " inputs for " +
+                std::to_string(o.band_heights.size()) + " band_heights; give one height per band");
+  }
+  std::uint32_t height = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (o.band_heights[i] == 0) throw Error("slice_write: band " + std::to_string(i) + " is empty");
+    const TensorSpec& t = inputs[i];
+    expect_rows(t, static_cast<std::uint64_t>(o.batch) * o.band_heights[i] * o.width, "slice_write",
+                "band " + std::to_string(i));
+    if (t.logical_shape().x() != inputs[0].logical_shape().x() ||
+        t.data_type() != inputs[0].data_type() || t.layout() != inputs[0].layout()) {
+      throw Error("slice_write: band " + std::to_string(i) +
+                  " differs from band 0 in channels, dtype or layout");
+    }
+    height += o.band_heights[i];
+  }
+  if (height != o.height) {
+    throw Error("slice_write: the bands hold " + std::to_string(height) + " rows, not " +
+                std::to_string(o.height));
+  }
+  Coord4 out = inputs[0].logical_shape().wzyx();
+  out[2] = o.batch * o.height * o.width;
+  const TensorSpec base = unplaced(out, 4, inputs[0]);
+  return {base.with_memory_config(
+      output_memory(base, dm::like_input(inputs[0], base, device), device))};
+}
+
+std::unique_ptr<dm::ElementMap> SliceWriteOp::element_map(
+    const std::vector<TensorSpec>&, const std::vector<TensorSpec>& outputs) const {
+  return std::make_unique<SliceWriteMap>(options_, outputs[0].logical_shape());
+}
 
 // ---- reshape ----
 

@@ -384,6 +384,12 @@ TEST(ReplayUnmapped, ReasonsAreSpecific) {
     return expect_error([&] { map_line(file, line); });
   };
   EXPECT_EQ(reason(v21_file(), 16), "no wormsim op for OP CODE ArgMaxDeviceOperation");
+  // An op code wormsim has an op for, but replay does not map yet, says so.
+  ProfileOp sliced = row_at(v21_file(), 16);
+  sliced.op_code = "SliceWriteDeviceOperation";
+  EXPECT_TRUE(contains(expect_error([&] { map_profile_op(sliced, n300()); }),
+                       "replay does not map SliceWriteDeviceOperation rows yet (wormsim's "
+                       "'slice_write' op"));
   EXPECT_TRUE(contains(reason(v2_file(), 15), "op chain of 2 functions (MUL_UNARY_SFPU, EXP)"));
 
   ProfileOp op = row_at(v21_file(), 5);

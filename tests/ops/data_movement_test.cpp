@@ -440,6 +440,70 @@ TEST(Slice, TakesRangesWithSteps) {
       {"out of range"});
 }
 
+// Conv DRAM slicing: padded_slice cuts image rows of every image of an NHWC batch, slice_write
+// puts bands back. Cutting a [2 images, 7 x 5, C] map into bands of 3 and 4 rows and writing them
+// back is the identity; each band holds exactly its rows of both images.
+TEST(ConvSlicing, PaddedSliceAndSliceWriteRoundTripAnImageBatch) {
+  const std::uint32_t n = 2, h = 7, w = 5, c = 40;
+  for (const TensorSpec& spec : {tile(Shape{1, 1, n * h * w, c}), rm(Shape{1, 1, n * h * w, c})}) {
+    SCOPED_TRACE(std::string(to_string(spec.layout())));
+    const Tensor in = random_tensor(spec, 31);
+    std::vector<Tensor> bands;
+    for (const auto& [first, last] : {std::pair<std::uint32_t, std::uint32_t>{0, 3}, {3, 7}}) {
+      RowBandOptions o;
+      o.batch = n;
+      o.height = h;
+      o.width = w;
+      o.first_row = first;
+      o.last_row = last;
+      const OpResult r = run(PaddedSliceOp(o), {in});
+      const Tensor& band = r.outputs.at(0);
+      EXPECT_EQ(r.record.op_code, "PaddedSliceDeviceOperation");
+      EXPECT_EQ(band.spec().logical_shape(), (Shape{1, 1, n * (last - first) * w, c}));
+      const std::uint32_t rows = (last - first) * w;
+      expect_values(band, [&](const Coord& q) {
+        const std::uint32_t image = q[2] / rows;
+        return in.at(0, 0, image * h * w + first * w + q[2] % rows, q[3]);
+      });
+      bands.push_back(band);
+    }
+    RowBandOptions join;
+    join.batch = n;
+    join.height = h;
+    join.width = w;
+    join.band_heights = {3, 4};
+    const OpResult r = run(SliceWriteOp(join), bands);
+    EXPECT_EQ(r.record.op_code, "SliceWriteDeviceOperation");
+    EXPECT_EQ(r.outputs.at(0).spec().logical_shape(), spec.logical_shape());
+    expect_values(r.outputs.at(0), [&](const Coord& q) { return in.at(0, 0, q[2], q[3]); });
+  }
+  RowBandOptions bad;
+  bad.batch = n;
+  bad.height = h;
+  bad.width = w;
+  bad.first_row = 5;
+  bad.last_row = 9;
+  expect_error(
+      [&] {
+        PaddedSliceOp(bad).output_specs({tile(Shape{1, 1, n * h * w, c})}, n300());
+      },
+      {"padded_slice", "rows [5, 9)", "7 image rows"});
+  bad.first_row = 0;
+  bad.last_row = 2;
+  expect_error(
+      [&] {
+        PaddedSliceOp(bad).output_specs({tile(Shape{1, 1, 60, c})}, n300());
+      },
+      {"padded_slice", "[1, 1, 70, C]"});
+  bad.band_heights = {3, 3};
+  expect_error(
+      [&] {
+        SliceWriteOp(bad).output_specs(
+            {tile(Shape{1, 1, n * 3 * w, c}), tile(Shape{1, 1, n * 3 * w, c})}, n300());
+      },
+      {"slice_write", "6 rows, not 7"});
+}
+
 TEST(Pad, SurroundsTheTensorWithTheValue) {
   const Tensor in = random_tensor(tile(Shape{1, 1, 19, 40}), 21);
   const PadOp op(PadOptions{{{1, 12}, {2, 22}}, -2.0f, {}});
@@ -746,6 +810,14 @@ TEST(DataMovementRegistry, EveryOpBuildsFromJson) {
       {"slice", {t}, {{"begins", {0, 0, 0, 0}}, {"ends", {1, 1, 32, 64}}}, "SliceDeviceOperation"},
       {"pad", {t}, {{"padding", {{0, 0}, {0, 32}}}, {"value", 1.0}}, "PadDeviceOperation"},
       {"fold", {rm(Shape{1, 4, 4, 3})}, {{"stride_h", 2}, {"stride_w", 2}}, "FoldDeviceOperation"},
+      {"padded_slice",
+       {tile(Shape{1, 1, 2 * 4 * 8, 64})},
+       {{"batch_size", 2}, {"input_height", 4}, {"input_width", 8}, {"rows", {1, 3}}},
+       "PaddedSliceDeviceOperation"},
+      {"slice_write",
+       {tile(Shape{1, 1, 2 * 1 * 8, 64}), tile(Shape{1, 1, 2 * 3 * 8, 64})},
+       {{"batch_size", 2}, {"input_width", 8}, {"band_heights", {1, 3}}},
+       "SliceWriteDeviceOperation"},
       {"interleaved_to_sharded",
        {t},
        {{"output_memory", "l1-height-sharded"}, {"grid", {2, 1}}},

@@ -421,31 +421,13 @@ FeatureMap ModelBuilder::slice_rows(const std::string& name, const FeatureMap& x
                                     const std::string& group) {
   FeatureMap out = x;
   out.height = last - first;
-  const std::int64_t w = x.width;
-  const json dram = "dram-interleaved";
-  if (x.batch == 1) {
-    out.id = move(name, "slice", {x.id},
-                  json{{"begins", ints({0, 0, first * w, 0})},
-                       {"ends", ints({1, 1, last * w, x.channels})},
-                       {"output_memory", dram}},
-                  group);
-    return out;
-  }
-  // Every image's rows: view the batch as a dim of its own.
-  const TensorId images =
-      move(name + ".images", "reshape", {x.id},
-           json{{"shape", ints({1, x.batch, static_cast<std::int64_t>(x.height) * w, x.channels})}},
-           group);
-  const TensorId rows = move(name, "slice", {images},
-                             json{{"begins", ints({0, 0, first * w, 0})},
-                                  {"ends", ints({1, x.batch, last * w, x.channels})},
-                                  {"output_memory", dram}},
-                             group);
-  out.id =
-      move(name + ".flatten", "reshape", {rows},
-           json{{"shape",
-                 ints({1, 1, static_cast<std::int64_t>(x.batch) * out.height * w, x.channels})}},
-           group);
+  out.id = move(name, "padded_slice", {x.id},
+                json{{"batch_size", x.batch},
+                     {"input_height", x.height},
+                     {"input_width", x.width},
+                     {"rows", ints({first, last})},
+                     {"output_memory", "dram-interleaved"}},
+                group);
   return out;
 }
 
@@ -454,27 +436,18 @@ FeatureMap ModelBuilder::concat_rows(const std::string& name, const std::vector<
   FeatureMap out = bands.front();
   out.height = 0;
   std::vector<TensorId> ids;
-  for (std::size_t i = 0; i < bands.size(); ++i) {
-    const FeatureMap& band = bands[i];
+  std::vector<std::int64_t> heights;
+  for (const FeatureMap& band : bands) {
     out.height += band.height;
-    ids.push_back(
-        band.batch == 1
-            ? band.id
-            : move(name + ".images" + std::to_string(i), "reshape", {band.id},
-                   json{{"shape",
-                         ints({1, band.batch, static_cast<std::int64_t>(band.height) * band.width,
-                               band.channels})}},
-                   group));
+    ids.push_back(band.id);
+    heights.push_back(band.height);
   }
-  const TensorId joined = move(name, "concat", ids, json{{"dim", 2}}, group);
-  out.id =
-      out.batch == 1
-          ? joined
-          : move(name + ".flatten", "reshape", {joined},
-                 json{{"shape",
-                       ints({1, 1, static_cast<std::int64_t>(out.batch) * out.height * out.width,
-                             out.channels})}},
-                 group);
+  out.id = move(name, "slice_write", ids,
+                json{{"batch_size", out.batch},
+                     {"input_width", out.width},
+                     {"band_heights", heights},
+                     {"output_memory", "dram-interleaved"}},
+                group);
   return out;
 }
 

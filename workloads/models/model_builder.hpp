@@ -148,10 +148,11 @@ class ModelBuilder {
                       const std::string& group, const std::string& activation = "");
   // The map's tensor in TILE layout (tilize if it is ROW_MAJOR).
   FeatureMap to_tile(const std::string& name, const FeatureMap& x, const std::string& group);
-  // Image rows [first, last) of every image of the map, in DRAM.
+  // Image rows [first, last) of every image of the map, in DRAM (TT-NN's padded_slice).
   FeatureMap slice_rows(const std::string& name, const FeatureMap& x, std::uint32_t first,
                         std::uint32_t last, const std::string& group);
-  // Joins bands of image rows (each holding every image) back into one map.
+  // Joins bands of image rows (each holding every image) back into one map in DRAM (TT-NN's
+  // slice_write of every band).
   FeatureMap concat_rows(const std::string& name, const std::vector<FeatureMap>& bands,
                          const std::string& group);
   // The map in DRAM (interleaved).
