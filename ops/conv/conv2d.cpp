@@ -378,6 +378,25 @@ std::vector<Tensor> Conv2dOp::compute(const std::vector<Tensor>& inputs,
       }
     }
   }
+  // Columns that take consecutive channels of one kernel tap are copied as one run (a
+  // transposed conv's spread input makes most taps miss, and each check is a division).
+  struct Run {
+    std::size_t col;
+    std::uint32_t ky, kx, c, count;
+  };
+  std::vector<Run> runs;
+  for (const Column& column : columns) {
+    const KEntry& ke = column.entry;
+    if (!runs.empty()) {
+      Run& last = runs.back();
+      if (last.ky == ke.ky && last.kx == ke.kx && last.col + last.count == column.col &&
+          last.c + last.count == ke.c) {
+        ++last.count;
+        continue;
+      }
+    }
+    runs.push_back({column.col, ke.ky, ke.kx, ke.c, 1});
+  }
   numerics::MatmulNumerics num;
   num.fidelity = options_.compute.math_fidelity;
   num.fp32_dest_acc = options_.compute.fp32_dest_acc_en;
@@ -406,14 +425,13 @@ std::vector<Tensor> Conv2dOp::compute(const std::vector<Tensor>& inputs,
       const std::int64_t x0 =
           static_cast<std::int64_t>((rem % w.output_w()) * w.stride_w) - w.pad_left;
       float* row = a.data() + r * k;
-      for (const Column& column : columns) {
-        const KEntry& ke = column.entry;
-        const std::int64_t y = w.input_row(y0 + static_cast<std::int64_t>(ke.ky) * w.dilation_h);
-        const std::int64_t xx = w.input_col(x0 + static_cast<std::int64_t>(ke.kx) * w.dilation_w);
+      for (const Run& run : runs) {
+        const std::int64_t y = w.input_row(y0 + static_cast<std::int64_t>(run.ky) * w.dilation_h);
+        const std::int64_t xx = w.input_col(x0 + static_cast<std::int64_t>(run.kx) * w.dilation_w);
         if (y < 0 || xx < 0) continue;  // padding, or a zero a transposed conv inserts
         const std::uint64_t stick = (img * w.input_h + static_cast<std::uint64_t>(y)) * w.input_w +
                                     static_cast<std::uint64_t>(xx);
-        row[column.col] = x[stick * in_width + ke.c];
+        std::copy_n(x.data() + stick * in_width + run.c, run.count, row + run.col);
       }
     }
     numerics::fidelity_matmul(a, b, std::span<float>(values->data() + first * n, rows * n), rows, k,
