@@ -1,5 +1,7 @@
-// reshape, permute, transpose, concat, slice, pad and fold.
+// reshape, permute, transpose, concat, slice, pad, fold, and conv DRAM slicing's padded_slice and
+// slice_write.
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "ops/data_movement/data_movement.hpp"
@@ -299,8 +301,7 @@ void expect_rows(const TensorSpec& t, std::uint64_t rows, const std::string& op,
   const Coord4 d = t.logical_shape().wzyx();
   if (d[0] != 1 || d[1] != 1 || d[2] != rows) {
     throw Error(op + ": " + what + " " + to_string(t.logical_shape()) + " must be [1, 1, " +
-                std::to_string(rows) + ", C] (NHWC rows of the batch_size, input_height and " +
-                "input_width given)");
+                std::to_string(rows) + ", C]: the NHWC rows of the images its parameters give");
   }
 }
 
@@ -309,12 +310,14 @@ void expect_rows(const TensorSpec& t, std::uint64_t rows, const std::string& op,
 // ---- conv DRAM slicing ----
 
 std::string PaddedSliceOp::attributes() const {
-  return "{'slice_start': '[0, " + std::to_string(options_.first_row) +
-         ", 0, 0]'; 'slice_end': '[" + std::to_string(options_.batch) + ", " +
-         std::to_string(options_.last_row) + ", " + std::to_string(options_.width) +
-         ", -1]'; 'output_mem_config': '" + memory_attribute() + "'}";
+  // tt-metal's slice_start / slice_end over the [N, H, W, C] view, plus that view's size.
+  const RowBandOptions& o = options_;
+  return "{'input_nhw': '[" + std::to_string(o.batch) + ", " + std::to_string(o.height) + ", " +
+         std::to_string(o.width) + "]'; 'slice_start': '[0, " + std::to_string(o.first_row) +
+         ", 0, 0]'; 'slice_end': '[" + std::to_string(o.batch) + ", " + std::to_string(o.last_row) +
+         ", " + std::to_string(o.width) + ", -1]'; 'output_mem_config': '" + memory_attribute() +
+         "'}";
 }
-
 std::vector<TensorSpec> PaddedSliceOp::output_specs(const std::vector<TensorSpec>& inputs,
                                                     const arch::DeviceSpec& device) const {
   expect_inputs(inputs, 1, "padded_slice");
@@ -342,7 +345,9 @@ std::string SliceWriteOp::attributes() const {
   std::string heights;
   for (std::uint32_t h : options_.band_heights)
     heights += (heights.empty() ? "" : ", ") + std::to_string(h);
-  return "{'band_heights': '[" + heights + "]'; 'output_mem_config': '" + memory_attribute() + "'}";
+  return "{'batch_size': '" + std::to_string(options_.batch) + "'; 'input_width': '" +
+         std::to_string(options_.width) + "'; 'band_heights': '[" + heights +
+         "]'; 'output_mem_config': '" + memory_attribute() + "'}";
 }
 
 std::vector<TensorSpec> SliceWriteOp::output_specs(const std::vector<TensorSpec>& inputs,
@@ -369,8 +374,11 @@ std::vector<TensorSpec> SliceWriteOp::output_specs(const std::vector<TensorSpec>
     throw Error("slice_write: the bands hold " + std::to_string(height) + " rows, not " +
                 std::to_string(o.height));
   }
+  const std::uint64_t rows = static_cast<std::uint64_t>(o.batch) * o.height * o.width;
+  if (rows > std::numeric_limits<std::uint32_t>::max())
+    throw Error("slice_write: " + std::to_string(rows) + " output rows exceed a tensor dim");
   Coord4 out = inputs[0].logical_shape().wzyx();
-  out[2] = o.batch * o.height * o.width;
+  out[2] = static_cast<std::uint32_t>(rows);
   const TensorSpec base = unplaced(out, 4, inputs[0]);
   return {base.with_memory_config(
       output_memory(base, dm::like_input(inputs[0], base, device), device))};

@@ -47,6 +47,7 @@
 #include "analysis/run_outputs.hpp"
 #include "analysis/sweep.hpp"
 #include "analysis/text_table.hpp"
+#include "sim/cli/allocator.hpp"
 #include "sim/cli/command_registry.hpp"
 #include "sim/error.hpp"
 
@@ -1166,6 +1167,7 @@ void sweep_worker(int result_fd) {
     }
     o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     write_all(result_fd, outcome_header(o).dump() + "\n");
+    release_free_memory();
   }
 }
 

@@ -502,6 +502,37 @@ TEST(ConvSlicing, PaddedSliceAndSliceWriteRoundTripAnImageBatch) {
             {tile(Shape{1, 1, n * 3 * w, c}), tile(Shape{1, 1, n * 3 * w, c})}, n300());
       },
       {"slice_write", "6 rows, not 7"});
+  // Graph-file parameters: the image size is required and counts must be positive.
+  const std::vector<TensorSpec> in = {tile(Shape{1, 1, n * h * w, c})};
+  expect_error(
+      [&] {
+        make_operation("padded_slice", {{"batch_size", 2}, {"input_width", 5}, {"rows", {0, 3}}},
+                       in, n300());
+      },
+      {"padded_slice", "'input_height' is required"});
+  expect_error(
+      [&] {
+        make_operation(
+            "padded_slice",
+            {{"batch_size", -2}, {"input_height", 7}, {"input_width", 5}, {"rows", {0, 3}}}, in,
+            n300());
+      },
+      {"padded_slice", "'batch_size' must be a positive 32-bit count, got -2"});
+  expect_error(
+      [&] {
+        make_operation(
+            "padded_slice",
+            {{"batch_size", 2}, {"input_height", 7}, {"input_width", 5}, {"rows", {3, 9}}}, in,
+            n300());
+      },
+      {"padded_slice", "0 <= first < last <= input_height (7)"});
+  expect_error(
+      [&] {
+        make_operation("slice_write",
+                       {{"batch_size", 2}, {"input_width", 5}, {"band_heights", {3, 0}}}, in,
+                       n300());
+      },
+      {"slice_write", "positive 32-bit count, got 0"});
 }
 
 TEST(Pad, SurroundsTheTensorWithTheValue) {
