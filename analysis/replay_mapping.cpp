@@ -787,6 +787,70 @@ MappedOp map_slice(RowMapper& m) {
   return mapped(m, "slice", params, {m.input(0, "input")});
 }
 
+// conv2d's DRAM slicing. wormsim's padded_slice takes the NHWC rows [1, 1, N*H*W, C]; a profile
+// row of tt-metal's (input [N, H, W, C]) or wormsim's own (input_nhw attribute) gives the image
+// size. Only slices of whole image rows map (begin and end along H; all of W, and all of C
+// assumed).
+MappedOp map_padded_slice(RowMapper& m) {
+  m.require_inputs(1);
+  const auto start = m.attr_value("slice_start");
+  const auto end = m.attr_value("slice_end");
+  if (!start || !end) throw UnmappableOp("slice_start / slice_end are missing from ATTRIBUTES");
+  const std::vector<std::int64_t> begins = integers_in(*start);
+  const std::vector<std::int64_t> ends = integers_in(*end);
+  const ProfileTensor& in = m.input_cells(0);
+  std::vector<std::int64_t> nhw;
+  if (auto given = m.attr_value("input_nhw")) {
+    nhw = integers_in(*given);
+  } else if (in.logical.rank() == 4 && in.logical[0] * in.logical[1] * in.logical[2] > 0) {
+    nhw = {in.logical[0], in.logical[1], in.logical[2]};
+  }
+  if (nhw.size() != 3 || begins.size() != 4 || ends.size() != 4)
+    throw UnmappableOp("padded_slice needs a 4-D slice of an [N, H, W, C] input");
+  // Channels are not checked: conv slicing keeps all of them (tt-metal prints the end as -1).
+  const bool whole_rows =
+      begins[0] == 0 && begins[2] == 0 && ends[0] == nhw[0] && ends[2] == nhw[2];
+  if (!whole_rows) {
+    throw UnmappableOp("padded_slice of " + *start + " .. " + *end +
+                       ": wormsim's padded_slice cuts whole image rows of every image only");
+  }
+  json params = {{"batch_size", nhw[0]},
+                 {"input_height", nhw[1]},
+                 {"input_width", nhw[2]},
+                 {"rows", {begins[1], ends[1]}}};
+  m.set_output_memory(params);
+  ops::TensorSpec input = m.input(0, "input");
+  const auto rows = static_cast<std::uint32_t>(nhw[0] * nhw[1] * nhw[2]);
+  const ops::Shape flat({1, 1, rows, in.logical[in.logical.rank() - 1]});
+  if (input.logical_shape() != flat) {
+    m.note("input " + ops::to_string(input.logical_shape()) + " taken as its NHWC rows " +
+           ops::to_string(flat));
+    input = ops::TensorSpec(flat, input.data_type(), input.layout(), input.memory_config());
+  }
+  return mapped(m, "padded_slice", params, {input});
+}
+
+// wormsim's own slice_write rows (every band an input). tt-metal writes one band per row into a
+// preallocated output, which has no wormsim counterpart.
+MappedOp map_slice_write(RowMapper& m) {
+  const auto heights = m.attr_value("band_heights");
+  const auto batch = m.attr_value("batch_size");
+  const auto width = m.attr_value("input_width");
+  if (!heights || !batch || !width) {
+    throw UnmappableOp(
+        "a slice_write of one band into a preallocated tensor (tt-metal's) is not modelled; "
+        "wormsim's slice_write writes all of a conv's bands at once");
+  }
+  json params = {{"batch_size", integers_in(*batch).at(0)},
+                 {"input_width", integers_in(*width).at(0)},
+                 {"band_heights", integers_in(*heights)}};
+  m.set_output_memory(params);
+  std::vector<ops::TensorSpec> inputs;
+  for (std::size_t i = 0; i < m.input_count(); ++i)
+    inputs.push_back(m.input(i, "band " + std::to_string(i)));
+  return mapped(m, "slice_write", params, inputs);
+}
+
 MappedOp map_permute(RowMapper& m) {
   m.require_inputs(1);
   const auto dims = m.attr_value("dims");
@@ -1144,6 +1208,8 @@ const std::map<std::string, Mapper>& mappers() {
     t["NLPConcatHeadsDeviceOperation"] = map_concat_heads;
     t["NLPCreateHeadsDeviceOperation"] = map_create_heads;
     t["SliceDeviceOperation"] = map_slice;
+    t["PaddedSliceDeviceOperation"] = map_padded_slice;
+    t["SliceWriteDeviceOperation"] = map_slice_write;
     t["PermuteDeviceOperation"] = map_permute;
     t["PadDeviceOperation"] = map_pad;
     t["EmbeddingsDeviceOperation"] = map_embedding;

@@ -24,6 +24,7 @@
 #include "sim/error.hpp"
 #include "tests/analysis/synthetic_run.hpp"
 #include "workloads/executor.hpp"
+#include "workloads/models/model_builder.hpp"
 #include "workloads/models/model_zoo.hpp"
 
 namespace wormsim::analysis {
@@ -357,6 +358,27 @@ TEST(ReplayMapping, AttentionConvAndHalo) {
             (std::array<std::uint32_t, 2>{49, 64}));
 }
 
+// tt-metal's padded_slice row: an [N, H, W, C] input, rows [2, 6) of every image.
+TEST(ReplayMapping, PaddedSliceOfAnNhwcInput) {
+  ProfileOp op = row_at(v21_file(), 16);
+  op.op_code = "PaddedSliceDeviceOperation";
+  op.attributes = "{'slice_start': '[0, 2, 0, 0]'; 'slice_end': '[2, 6, 16, -1]'}";
+  op.inputs.resize(1);
+  op.inputs[0].logical = ops::Shape({2, 8, 16, 32});
+  op.inputs[0].padded = op.inputs[0].logical;
+  op.inputs[0].layout = ops::Layout::RowMajor;
+  op.inputs[0].memory = ops::parse_memory_column("DEV_0_DRAM_INTERLEAVED");
+  const MappedOp m = map_profile_op(op, n300());
+  EXPECT_EQ(m.op, "padded_slice");
+  EXPECT_EQ(m.params.at("rows"), nlohmann::json({2, 6}));
+  EXPECT_EQ(m.params.at("input_height"), 8);
+  EXPECT_EQ(m.inputs.at(0).logical_shape(), ops::Shape({1, 1, 2 * 8 * 16, 32}));
+  EXPECT_TRUE(contains(joined(m.notes), "taken as its NHWC rows"));
+  op.attributes = "{'slice_start': '[0, 2, 4, 0]'; 'slice_end': '[2, 6, 16, -1]'}";
+  EXPECT_TRUE(contains(expect_error([&] { map_profile_op(op, n300()); }),
+                       "cuts whole image rows of every image only"));
+}
+
 // Every mapped op of every profile builds as a wormsim op (the simulation is checked below).
 TEST(ReplayMapping, EveryMappedRowBuilds) {
   std::set<std::string> codes;
@@ -385,11 +407,16 @@ TEST(ReplayUnmapped, ReasonsAreSpecific) {
   };
   EXPECT_EQ(reason(v21_file(), 16), "no wormsim op for OP CODE ArgMaxDeviceOperation");
   // An op code wormsim has an op for, but replay does not map yet, says so.
-  ProfileOp sliced = row_at(v21_file(), 16);
-  sliced.op_code = "SliceWriteDeviceOperation";
-  EXPECT_TRUE(contains(expect_error([&] { map_profile_op(sliced, n300()); }),
-                       "replay does not map SliceWriteDeviceOperation rows yet (wormsim's "
-                       "'slice_write' op"));
+  ProfileOp unmapped_code = row_at(v21_file(), 16);
+  unmapped_code.op_code = "UpsampleOperation";
+  EXPECT_TRUE(contains(expect_error([&] { map_profile_op(unmapped_code, n300()); }),
+                       "replay does not map UpsampleOperation rows yet (wormsim's 'upsample' op"));
+  // tt-metal's slice_write writes one band per row into a preallocated tensor.
+  ProfileOp one_band = row_at(v21_file(), 16);
+  one_band.op_code = "SliceWriteDeviceOperation";
+  one_band.attributes = "{'slice_start': '[0, 0, 0, 0]'; 'slice_end': '[2, 8, 16, 32]'}";
+  EXPECT_TRUE(contains(expect_error([&] { map_profile_op(one_band, n300()); }),
+                       "a slice_write of one band into a preallocated tensor"));
   EXPECT_TRUE(contains(reason(v2_file(), 15), "op chain of 2 functions (MUL_UNARY_SFPU, EXP)"));
 
   ProfileOp op = row_at(v21_file(), 5);
@@ -580,6 +607,40 @@ TEST(ReplayFiles, TransposedConvRowsRoundTrip) {
     EXPECT_LT(std::abs(*row.error_pct), 5.0) << "line " << row.line << ": " << row.note;
   }
   EXPECT_EQ(transposed, 2u);  // the x4 and x2 reassemble resizes
+}
+
+// A conv too large for L1 runs DRAM-sliced: its padded_slice and slice_write rows map back to
+// those ops and simulate the same time. (A card with little L1 makes a small conv slice.)
+TEST(ReplayFiles, ConvDramSlicingRowsRoundTrip) {
+  arch::DeviceSpec small = arch::load_device_spec_by_name("n300");
+  small.l1.usable_bytes = 64 * 1024;
+  workloads::Graph graph("sliced_conv", small);
+  workloads::ModelOptions options;
+  options.batch = 2;
+  workloads::models::ModelBuilder b(graph, options);
+  workloads::models::FeatureMap x{0, 2, 160, 128, 16};
+  x.id = b.input("images", ops::Shape({1, 1, 2 * 160 * 128, 16}), ops::Layout::Tile,
+                 ops::DataType::BFloat16);
+  graph.mark_output(
+      b.conv("conv", x, 16, workloads::models::ConvOptions{3, 1, 1, 1, true, ""}, "body").id);
+  ops::Device device(small);
+  workloads::ExecutorOptions exec;
+  exec.numerics = false;
+  const workloads::GraphRun run = workloads::run_graph(device, graph, exec);
+  const std::string csv =
+      format_ops_perf_csv(ops_perf_table(build_profile(small, {{&run, nullptr}})));
+  const ReplayResult r = replay_ops_perf(parse_ops_perf_text(csv, "sliced.csv"), small);
+  std::map<std::string, std::size_t> mapped;
+  for (const ReplayRow& row : r.rows) {
+    if (row.op_code != "PaddedSliceDeviceOperation" && row.op_code != "SliceWriteDeviceOperation")
+      continue;
+    EXPECT_EQ(row.status, ReplayStatus::Mapped) << row.op_code << ": " << row.note;
+    ASSERT_TRUE(row.error_pct.has_value()) << row.note;
+    EXPECT_LT(std::abs(*row.error_pct), 5.0) << row.op_code << " line " << row.line;
+    ++mapped[row.wormsim_op];
+  }
+  EXPECT_GE(mapped["padded_slice"], 2u);
+  EXPECT_EQ(mapped["slice_write"], 1u);
 }
 
 // ---- the command line ----
