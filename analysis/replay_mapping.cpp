@@ -787,26 +787,38 @@ MappedOp map_slice(RowMapper& m) {
   return mapped(m, "slice", params, {m.input(0, "input")});
 }
 
-// conv2d's DRAM slicing. wormsim's padded_slice takes the NHWC rows [1, 1, N*H*W, C]; a profile
-// row of tt-metal's (input [N, H, W, C]) or wormsim's own (input_nhw attribute) gives the image
-// size. Only slices of whole image rows map (begin and end along H; all of W, and all of C
-// assumed).
+// conv2d's DRAM slicing. wormsim's padded_slice takes the NHWC rows [1, 1, N*H*W, C]; the image
+// size comes from the input when it is tt-metal's [N, H, W, C], else from wormsim's input_nhw
+// attribute. Only slices of whole image rows map (begin and end along H; all of W, and all of C
+// assumed). tt-metal's attributes are padded_slice_start / padded_slice_end.
 MappedOp map_padded_slice(RowMapper& m) {
   m.require_inputs(1);
-  const auto start = m.attr_value("slice_start");
-  const auto end = m.attr_value("slice_end");
-  if (!start || !end) throw UnmappableOp("slice_start / slice_end are missing from ATTRIBUTES");
+  const auto start = m.attr_value("padded_slice_start");
+  const auto end = m.attr_value("padded_slice_end");
+  if (!start || !end)
+    throw UnmappableOp("padded_slice_start / padded_slice_end are missing from ATTRIBUTES");
   const std::vector<std::int64_t> begins = integers_in(*start);
   const std::vector<std::int64_t> ends = integers_in(*end);
-  const ProfileTensor& in = m.input_cells(0);
-  std::vector<std::int64_t> nhw;
-  if (auto given = m.attr_value("input_nhw")) {
-    nhw = integers_in(*given);
-  } else if (in.logical.rank() == 4 && in.logical[0] * in.logical[1] * in.logical[2] > 0) {
-    nhw = {in.logical[0], in.logical[1], in.logical[2]};
-  }
-  if (nhw.size() != 3 || begins.size() != 4 || ends.size() != 4)
+  if (begins.size() != 4 || ends.size() != 4)
     throw UnmappableOp("padded_slice needs a 4-D slice of an [N, H, W, C] input");
+  const ProfileTensor& in = m.input_cells(0);
+  const std::uint64_t in_rows =
+      static_cast<std::uint64_t>(in.logical[0]) * in.logical[1] * in.logical[2];
+  std::vector<std::int64_t> nhw;
+  if (in.logical.rank() == 4 && (in.logical[0] > 1 || in.logical[1] > 1)) {
+    nhw = {in.logical[0], in.logical[1], in.logical[2]};
+  } else if (auto given = m.attr_value("input_nhw")) {
+    nhw = integers_in(*given);
+  }
+  if (nhw.size() != 3) {
+    throw UnmappableOp("padded_slice of a flat " + ops::to_string(in.logical) +
+                       " input without input_nhw: the image size is unknown");
+  }
+  if (static_cast<std::uint64_t>(nhw[0] * nhw[1] * nhw[2]) != in_rows) {
+    throw UnmappableOp("padded_slice input " + ops::to_string(in.logical) + " does not hold the " +
+                       std::to_string(nhw[0]) + " x " + std::to_string(nhw[1]) + " x " +
+                       std::to_string(nhw[2]) + " images its attributes give");
+  }
   // Channels are not checked: conv slicing keeps all of them (tt-metal prints the end as -1).
   const bool whole_rows =
       begins[0] == 0 && begins[2] == 0 && ends[0] == nhw[0] && ends[2] == nhw[2];
@@ -820,8 +832,8 @@ MappedOp map_padded_slice(RowMapper& m) {
                  {"rows", {begins[1], ends[1]}}};
   m.set_output_memory(params);
   ops::TensorSpec input = m.input(0, "input");
-  const auto rows = static_cast<std::uint32_t>(nhw[0] * nhw[1] * nhw[2]);
-  const ops::Shape flat({1, 1, rows, in.logical[in.logical.rank() - 1]});
+  const ops::Shape flat(
+      {1, 1, static_cast<std::uint32_t>(in_rows), in.logical[in.logical.rank() - 1]});
   if (input.logical_shape() != flat) {
     m.note("input " + ops::to_string(input.logical_shape()) + " taken as its NHWC rows " +
            ops::to_string(flat));
@@ -834,15 +846,24 @@ MappedOp map_padded_slice(RowMapper& m) {
 // preallocated output, which has no wormsim counterpart.
 MappedOp map_slice_write(RowMapper& m) {
   const auto heights = m.attr_value("band_heights");
-  const auto batch = m.attr_value("batch_size");
-  const auto width = m.attr_value("input_width");
-  if (!heights || !batch || !width) {
+  if (!heights) {
     throw UnmappableOp(
         "a slice_write of one band into a preallocated tensor (tt-metal's) is not modelled; "
         "wormsim's slice_write writes all of a conv's bands at once");
   }
-  json params = {{"batch_size", integers_in(*batch).at(0)},
-                 {"input_width", integers_in(*width).at(0)},
+  const auto batch = m.attr_value("batch_size");
+  const auto width = m.attr_value("input_width");
+  const std::vector<std::int64_t> batch_values =
+      batch ? integers_in(*batch) : std::vector<std::int64_t>{};
+  const std::vector<std::int64_t> width_values =
+      width ? integers_in(*width) : std::vector<std::int64_t>{};
+  if (batch_values.size() != 1 || width_values.size() != 1) {
+    throw UnmappableOp(
+        "a slice_write row without batch_size and input_width (written before "
+        "wormsim recorded them): the image size is unknown");
+  }
+  json params = {{"batch_size", batch_values[0]},
+                 {"input_width", width_values[0]},
                  {"band_heights", integers_in(*heights)}};
   m.set_output_memory(params);
   std::vector<ops::TensorSpec> inputs;
@@ -1336,11 +1357,13 @@ MappedOp map_profile_op(const ProfileOp& op, const arch::DeviceSpec& device) {
       throw UnmappableOp(
           "decode SDPA is not modelled; wormsim's SDPA is the prefill flash-attention program");
     }
+    std::string names;
     for (const ops::OpInfo* info : ops::registered_ops()) {
-      if (info->op_code == op.op_code) {
-        throw UnmappableOp("replay does not map " + op.op_code + " rows yet (wormsim's '" +
-                           info->name + "' op has this code; `wormsim op --json` runs one)");
-      }
+      if (info->op_code == op.op_code) names += (names.empty() ? "'" : ", '") + info->name + "'";
+    }
+    if (!names.empty()) {
+      throw UnmappableOp("replay does not map " + op.op_code + " rows yet (wormsim's " + names +
+                         " op(s) have this code; `wormsim op --json` runs one)");
     }
     throw UnmappableOp("no wormsim op for OP CODE " + op.op_code);
   }

@@ -187,18 +187,6 @@ const OpRegistration slice_registration(OpInfo{
                        required_ints(p, "slice", "ends", "[1, 1, 32, 32]"),
                        param_ints(p, "slice", "steps", {}), output_memory_param(p, "slice")});
     })});
-// A required positive parameter that fits 32 bits; names the op and the key otherwise.
-std::uint32_t positive_u32(const json& p, const std::string& op, const char* key) {
-  if (!p.is_object() || !p.contains(key))
-    throw Error(op + ": parameter '" + std::string(key) + "' is required");
-  const std::int64_t v = param_int(p, op, key, 0);
-  if (v <= 0 || v > std::numeric_limits<std::uint32_t>::max()) {
-    throw Error(op + ": parameter '" + std::string(key) +
-                "' must be a positive 32-bit count, got " + std::to_string(v));
-  }
-  return static_cast<std::uint32_t>(v);
-}
-
 const OpRegistration padded_slice_registration(OpInfo{
     "padded_slice", "PaddedSliceDeviceOperation",
     "conv DRAM slicing: image rows [first, last) of every image of NHWC rows [1,1,N*H*W,C]", 1, 1,
@@ -207,12 +195,12 @@ const OpRegistration padded_slice_registration(OpInfo{
       reject_unknown_params(
           p, op, {"batch_size", "input_height", "input_width", "rows", "output_memory", "grid"});
       RowBandOptions o;
-      o.batch = positive_u32(p, op, "batch_size");
-      o.height = positive_u32(p, op, "input_height");
-      o.width = positive_u32(p, op, "input_width");
+      o.batch = positive(required_int(p, op, "batch_size"), op, "batch_size");
+      o.height = positive(required_int(p, op, "input_height"), op, "input_height");
+      o.width = positive(required_int(p, op, "input_width"), op, "input_width");
       const std::vector<std::int64_t> rows = required_ints(p, op, "rows", "[0, 8]");
       if (rows.size() != 2 || rows[0] < 0 || rows[1] <= rows[0] || rows[1] > o.height) {
-        throw Error(op + ": rows must be [first, last] with 0 <= first < last <= input_height (" +
+        throw Error(op + ": rows [first, last) need 0 <= first < last <= input_height (" +
                     std::to_string(o.height) + ")");
       }
       o.first_row = static_cast<std::uint32_t>(rows[0]);
@@ -228,14 +216,11 @@ const OpRegistration slice_write_registration(OpInfo{
       reject_unknown_params(p, op,
                             {"batch_size", "input_width", "band_heights", "output_memory", "grid"});
       RowBandOptions o;
-      o.batch = positive_u32(p, op, "batch_size");
-      o.width = positive_u32(p, op, "input_width");
+      o.batch = positive(required_int(p, op, "batch_size"), op, "batch_size");
+      o.width = positive(required_int(p, op, "input_width"), op, "input_width");
       std::uint64_t height = 0;
       for (std::int64_t h : required_ints(p, op, "band_heights", "[8, 8]")) {
-        if (h <= 0 || h > std::numeric_limits<std::uint32_t>::max())
-          throw Error(op + ": every band height must be a positive 32-bit count, got " +
-                      std::to_string(h));
-        o.band_heights.push_back(static_cast<std::uint32_t>(h));
+        o.band_heights.push_back(positive(h, op, "every band height"));
         height += static_cast<std::uint64_t>(h);
       }
       if (height > std::numeric_limits<std::uint32_t>::max())

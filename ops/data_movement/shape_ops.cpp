@@ -310,13 +310,14 @@ void expect_rows(const TensorSpec& t, std::uint64_t rows, const std::string& op,
 // ---- conv DRAM slicing ----
 
 std::string PaddedSliceOp::attributes() const {
-  // tt-metal's slice_start / slice_end over the [N, H, W, C] view, plus that view's size.
+  // tt-metal's padded_slice_start / padded_slice_end over the [N, H, W, C] view, plus that
+  // view's size (the input here is its flat rows).
   const RowBandOptions& o = options_;
   return "{'input_nhw': '[" + std::to_string(o.batch) + ", " + std::to_string(o.height) + ", " +
-         std::to_string(o.width) + "]'; 'slice_start': '[0, " + std::to_string(o.first_row) +
-         ", 0, 0]'; 'slice_end': '[" + std::to_string(o.batch) + ", " + std::to_string(o.last_row) +
-         ", " + std::to_string(o.width) + ", -1]'; 'output_mem_config': '" + memory_attribute() +
-         "'}";
+         std::to_string(o.width) + "]'; 'padded_slice_start': '[0, " + std::to_string(o.first_row) +
+         ", 0, 0]'; 'padded_slice_end': '[" + std::to_string(o.batch) + ", " +
+         std::to_string(o.last_row) + ", " + std::to_string(o.width) +
+         ", -1]'; 'output_mem_config': '" + memory_attribute() + "'}";
 }
 std::vector<TensorSpec> PaddedSliceOp::output_specs(const std::vector<TensorSpec>& inputs,
                                                     const arch::DeviceSpec& device) const {

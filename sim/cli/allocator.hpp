@@ -2,6 +2,7 @@
 // How the wormsim process uses glibc's allocator (no-ops elsewhere, and under AddressSanitizer,
 // whose allocator ignores these settings).
 #include <cstdlib>
+#include <cstring>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -19,7 +20,9 @@ inline void tune_allocator() {
 #if defined(__GLIBC__)
   constexpr int kMmapThresholdBytes = 32 * 1024 * 1024;  // glibc's maximum on 64-bit
   constexpr int kTrimThresholdBytes = 1 << 30;
-  for (const char* user : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}) {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) return;
+  for (const char* user : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"}) {
     if (std::getenv(user) != nullptr) return;
   }
   mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);

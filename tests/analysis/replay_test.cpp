@@ -362,7 +362,7 @@ TEST(ReplayMapping, AttentionConvAndHalo) {
 TEST(ReplayMapping, PaddedSliceOfAnNhwcInput) {
   ProfileOp op = row_at(v21_file(), 16);
   op.op_code = "PaddedSliceDeviceOperation";
-  op.attributes = "{'slice_start': '[0, 2, 0, 0]'; 'slice_end': '[2, 6, 16, -1]'}";
+  op.attributes = "{'padded_slice_start': '[0, 2, 0, 0]'; 'padded_slice_end': '[2, 6, 16, -1]'}";
   op.inputs.resize(1);
   op.inputs[0].logical = ops::Shape({2, 8, 16, 32});
   op.inputs[0].padded = op.inputs[0].logical;
@@ -374,9 +374,21 @@ TEST(ReplayMapping, PaddedSliceOfAnNhwcInput) {
   EXPECT_EQ(m.params.at("input_height"), 8);
   EXPECT_EQ(m.inputs.at(0).logical_shape(), ops::Shape({1, 1, 2 * 8 * 16, 32}));
   EXPECT_TRUE(contains(joined(m.notes), "taken as its NHWC rows"));
-  op.attributes = "{'slice_start': '[0, 2, 4, 0]'; 'slice_end': '[2, 6, 16, -1]'}";
+  op.attributes = "{'padded_slice_start': '[0, 2, 4, 0]'; 'padded_slice_end': '[2, 6, 16, -1]'}";
   EXPECT_TRUE(contains(expect_error([&] { map_profile_op(op, n300()); }),
                        "cuts whole image rows of every image only"));
+  // A flat input needs the image size from wormsim's input_nhw attribute.
+  op.inputs[0].logical = op.inputs[0].padded = ops::Shape({1, 1, 2 * 8 * 16, 32});
+  op.attributes = "{'padded_slice_start': '[0, 2, 0, 0]'; 'padded_slice_end': '[2, 6, 16, -1]'}";
+  EXPECT_TRUE(contains(expect_error([&] { map_profile_op(op, n300()); }),
+                       "without input_nhw: the image size is unknown"));
+  op.attributes = "{'input_nhw': '[2, 8, 16]'; " + op.attributes.substr(1);
+  EXPECT_EQ(map_profile_op(op, n300()).params.at("rows"), nlohmann::json({2, 6}));
+  op.attributes =
+      "{'input_nhw': '[2, 9, 16]'; 'padded_slice_start': '[0, 2, 0, 0]'; "
+      "'padded_slice_end': '[2, 6, 16, -1]'}";
+  EXPECT_TRUE(contains(expect_error([&] { map_profile_op(op, n300()); }),
+                       "does not hold the 2 x 9 x 16 images"));
 }
 
 // Every mapped op of every profile builds as a wormsim op (the simulation is checked below).

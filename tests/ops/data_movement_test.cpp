@@ -517,7 +517,7 @@ TEST(ConvSlicing, PaddedSliceAndSliceWriteRoundTripAnImageBatch) {
             {{"batch_size", -2}, {"input_height", 7}, {"input_width", 5}, {"rows", {0, 3}}}, in,
             n300());
       },
-      {"padded_slice", "'batch_size' must be a positive 32-bit count, got -2"});
+      {"padded_slice", "batch_size must be a positive integer"});
   expect_error(
       [&] {
         make_operation(
@@ -525,14 +525,14 @@ TEST(ConvSlicing, PaddedSliceAndSliceWriteRoundTripAnImageBatch) {
             {{"batch_size", 2}, {"input_height", 7}, {"input_width", 5}, {"rows", {3, 9}}}, in,
             n300());
       },
-      {"padded_slice", "0 <= first < last <= input_height (7)"});
+      {"padded_slice", "rows [first, last) need 0 <= first < last <= input_height (7)"});
   expect_error(
       [&] {
         make_operation("slice_write",
                        {{"batch_size", 2}, {"input_width", 5}, {"band_heights", {3, 0}}}, in,
                        n300());
       },
-      {"slice_write", "positive 32-bit count, got 0"});
+      {"slice_write", "every band height must be a positive integer"});
 }
 
 TEST(Pad, SurroundsTheTensorWithTheValue) {
