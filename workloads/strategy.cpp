@@ -34,10 +34,6 @@ void check_memory_keyword(const std::string& memory, const std::string& where) {
               "l1-block-sharded");
 }
 
-bool is_window_op(const std::string& op) {
-  return op == "conv2d" || op == "conv_transpose2d" || op == "max_pool2d";
-}
-
 std::uint32_t tiles(std::uint64_t elements) {
   return static_cast<std::uint32_t>((elements + ops::kTileWidth - 1) / ops::kTileWidth);
 }
@@ -279,6 +275,10 @@ std::vector<std::string> strategy_policy_names() {
 std::vector<std::string> strategy_preset_names() {
   return {"dram-interleaved", "l1-interleaved",          "height-sharded",
           "block-sharded",    "hybrid-attention-island", "auto"};
+}
+
+bool is_window_op(const std::string& op) {
+  return op == "conv2d" || op == "conv_transpose2d" || op == "max_pool2d";
 }
 
 bool is_placeable_op(const std::string& op) {

@@ -144,5 +144,8 @@ AppliedStrategy apply_strategy(const Graph& graph, const Strategy& strategy,
 // The ops a policy places (the others keep the model's placement; their inputs are converted
 // when they cannot read what the strategy gave them).
 bool is_placeable_op(const std::string& op);
+// Sliding-window ops (conv2d, conv_transpose2d, max_pool2d): their "grid" is the op's core grid
+// and their output stays sharded like their input, as TT-NN does.
+bool is_window_op(const std::string& op);
 
 }  // namespace wormsim::workloads

@@ -30,10 +30,6 @@ const std::vector<std::optional<Placement>>& candidates() {
   return list;
 }
 
-bool is_window(const std::string& op) {
-  return op == "conv2d" || op == "conv_transpose2d" || op == "max_pool2d";
-}
-
 // One step of a state's history (shared between states).
 struct Step {
   NodeId node{0};
@@ -138,7 +134,7 @@ SearchResult Searcher::run() {
   std::vector<State> beam(1);
   for (std::size_t p = 0; p < order.size(); ++p) {
     const GraphNode& node = graph_.node(order[p]);
-    const bool placeable = is_placeable_op(node.op) || is_window(node.op);
+    const bool placeable = is_placeable_op(node.op) || is_window_op(node.op);
     std::vector<TensorSpec> model_inputs, model_outputs;
     for (TensorId t : node.outputs) model_outputs.push_back(graph_.spec(t));
     std::vector<bool> activations;
@@ -223,7 +219,7 @@ Strategy Searcher::to_strategy(const State& best) const {
   std::map<std::pair<std::string, std::string>, std::set<int>> by_glob;
   for (const auto& [node_id, c] : choice) {
     const GraphNode& node = graph_.node(node_id);
-    if (!is_placeable_op(node.op) && !is_window(node.op)) continue;
+    if (!is_placeable_op(node.op) && !is_window_op(node.op)) continue;
     by_glob[{node.op, number_glob(node.name)}].insert(c);
   }
   Strategy s;
@@ -233,7 +229,7 @@ Strategy Searcher::to_strategy(const State& best) const {
   std::set<std::pair<std::string, std::string>> emitted;
   for (const auto& [node_id, c] : choice) {
     const GraphNode& node = graph_.node(node_id);
-    if (!is_placeable_op(node.op) && !is_window(node.op)) continue;
+    if (!is_placeable_op(node.op) && !is_window_op(node.op)) continue;
     const auto key = std::make_pair(node.op, number_glob(node.name));
     // A glob stands for its nodes only if every node of the op it matches chose alike.
     bool uniform = by_glob.at(key).size() == 1;

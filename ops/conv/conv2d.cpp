@@ -98,52 +98,49 @@ const ConvPlan& Conv2dOp::plan() const {
 
 std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& inputs,
                                                const arch::DeviceSpec& device) const {
+  const std::string op = op_name(options_.window);
   if (inputs.size() < 2 || inputs.size() > 3) {
-    throw Error(std::string(op_name(options_.window)) +
-                " takes input, weight and an optional bias; got " + std::to_string(inputs.size()) +
-                " inputs");
+    throw Error(op + " takes input, weight and an optional bias; got " +
+                std::to_string(inputs.size()) + " inputs");
   }
   const TensorSpec& input = inputs[0];
   const TensorSpec& weight = inputs[1];
   const SlidingWindow& w = options_.window;
-  w.validate(op_name(w));
+  w.validate(op);
   const auto in_dims = input.logical_shape().wzyx();
   if (in_dims[0] * in_dims[1] != 1 || in_dims[2] != w.input_sticks()) {
-    throw Error(std::string(op_name(options_.window)) + ": input " +
-                to_string(input.logical_shape()) + " must be [1, 1, N*H*W, C] with N*H*W = " +
-                std::to_string(w.batch) + "*" + std::to_string(w.input_h) + "*" +
-                std::to_string(w.input_w) + " = " + std::to_string(w.input_sticks()) +
+    throw Error(op + ": input " + to_string(input.logical_shape()) +
+                " must be [1, 1, N*H*W, C] with N*H*W = " + std::to_string(w.batch) + "*" +
+                std::to_string(w.input_h) + "*" + std::to_string(w.input_w) + " = " +
+                std::to_string(w.input_sticks()) +
                 "; flatten the NHWC activation or fix batch_size/input_height/input_width");
   }
   const std::uint32_t c_in = options_.in_channels != 0 ? options_.in_channels : in_dims[3];
   if (c_in != in_dims[3]) {
-    throw Error(std::string(op_name(options_.window)) + ": in_channels=" + std::to_string(c_in) +
-                " but the input has " + std::to_string(in_dims[3]) + " channels");
+    throw Error(op + ": in_channels=" + std::to_string(c_in) + " but the input has " +
+                std::to_string(in_dims[3]) + " channels");
   }
   if (weight.layout() != Layout::Tile)
-    throw Error(std::string(op_name(options_.window)) +
-                ": the weight must be in TILE layout (TT-NN's prepared weights)");
+    throw Error(op + ": the weight must be in TILE layout (TT-NN's prepared weights)");
   const auto w_dims = weight.logical_shape().wzyx();
   const std::uint32_t c_out = options_.out_channels != 0 ? options_.out_channels : w_dims[3];
   const std::uint64_t k_rows = static_cast<std::uint64_t>(w.kernel_h) * w.kernel_w * c_in;
   if (w_dims[0] * w_dims[1] != 1 || w_dims[2] != k_rows || w_dims[3] != c_out) {
-    throw Error(std::string(op_name(options_.window)) + ": weight " +
-                to_string(weight.logical_shape()) + " must be [1, 1, kh*kw*in_channels, " +
-                "out_channels] = [1, 1, " + std::to_string(k_rows) + ", " + std::to_string(c_out) +
+    throw Error(op + ": weight " + to_string(weight.logical_shape()) +
+                " must be [1, 1, kh*kw*in_channels, " + "out_channels] = [1, 1, " +
+                std::to_string(k_rows) + ", " + std::to_string(c_out) +
                 "] (channels mismatch between input, weight and params)");
   }
   const std::uint32_t groups = options_.groups;
   if (groups == 0 || c_in % groups != 0 || c_out % groups != 0) {
-    throw Error(std::string(op_name(options_.window)) + ": groups=" + std::to_string(groups) +
-                " must divide in_channels=" + std::to_string(c_in) +
-                " and out_channels=" + std::to_string(c_out));
+    throw Error(op + ": groups=" + std::to_string(groups) + " must divide in_channels=" +
+                std::to_string(c_in) + " and out_channels=" + std::to_string(c_out));
   }
   if (inputs.size() == 3) {
     const TensorSpec& bias = inputs[2];
     if (bias.layout() != Layout::Tile || bias.logical_shape().x() != c_out ||
         bias.logical_shape().volume() != c_out) {
-      throw Error(std::string(op_name(options_.window)) + ": bias " +
-                  to_string(bias.logical_shape()) + " must be a TILE [1, 1, 1, " +
+      throw Error(op + ": bias " + to_string(bias.logical_shape()) + " must be a TILE [1, 1, 1, " +
                   std::to_string(c_out) + "] tensor");
     }
   }
@@ -156,9 +153,9 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
   plan.block = options_.shard_layout == ConvShardLayout::Block;
   const std::uint32_t gx_req = options_.grid_x != 0 ? options_.grid_x : device.worker_grid_x();
   const std::uint32_t gy_req = options_.grid_y != 0 ? options_.grid_y : device.worker_grid_y();
-  NhwPartition partition = partition_nhw(op_name(options_.window), input, w.output_sticks(),
-                                         input.physical_width(), plan.block,
-                                         /*tile_aligned=*/true, gx_req, gy_req, device);
+  NhwPartition partition =
+      partition_nhw(op, input, w.output_sticks(), input.physical_width(), plan.block,
+                    /*tile_aligned=*/true, gx_req, gy_req, device);
   plan.grid_x = static_cast<std::uint32_t>(partition.groups.size());
   plan.grid_y = static_cast<std::uint32_t>(partition.cores_per_group());
   plan.per_core_M = static_cast<std::uint32_t>(partition.output_rows_per_core / kTileHeight);
@@ -166,20 +163,19 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
   plan.per_core_N = static_cast<std::uint32_t>(div_up(nt, plan.grid_x));
   if (plan.block) {
     if (c_in % plan.grid_x != 0) {
-      throw Error(std::string(op_name(options_.window)) + ": block sharding over " +
-                  std::to_string(plan.grid_x) +
+      throw Error(op + ": block sharding over " + std::to_string(plan.grid_x) +
                   " columns needs in_channels=" + std::to_string(c_in) + " to split evenly");
     }
     if (static_cast<std::uint64_t>(plan.per_core_N) * (plan.grid_x - 1) >= nt) {
       throw Error(
-          std::string(op_name(options_.window)) + ": block sharding over " +
-          std::to_string(plan.grid_x) + " columns needs at least " + std::to_string(plan.grid_x) +
+          op + ": block sharding over " + std::to_string(plan.grid_x) + " columns needs at least " +
+          std::to_string(plan.grid_x) +
           " output-channel tiles per column set, but out_channels=" + std::to_string(c_out) +
           " has " + std::to_string(nt) + "; use fewer grid columns or height sharding");
     }
   }
   plan.channels_per_slice = plan.block ? c_in / plan.grid_x : c_in;
-  plan.halo = plan_window_halo(op_name(options_.window), input, w, std::move(partition));
+  plan.halo = plan_window_halo(op, input, w, std::move(partition));
   const HaloPlan& halo = *plan.halo;
 
   // Output spec.
@@ -236,8 +232,7 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
       options_.act_block_h_ntiles != 0 ? std::vector<std::uint32_t>{options_.act_block_h_ntiles}
                                        : divisors_descending(plan.per_core_M);
   if (options_.act_block_h_ntiles != 0 && plan.per_core_M % options_.act_block_h_ntiles != 0) {
-    throw Error(std::string(op_name(options_.window)) +
-                ": act_block_h_ntiles=" + std::to_string(options_.act_block_h_ntiles) +
+    throw Error(op + ": act_block_h_ntiles=" + std::to_string(options_.act_block_h_ntiles) +
                 " must divide per_core_out_matrix_height_ntile=" + std::to_string(plan.per_core_M));
   }
   bool found = false;
@@ -278,9 +273,9 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
     }
   }
   if (!found) {
-    throw Error(std::string(op_name(options_.window)) + ": its circular buffers need at least " +
-                std::to_string(smallest_need) + " B of L1 per core but only " +
-                std::to_string(budget) + " B are free next to the input and output shards; " +
+    throw Error(op + ": its circular buffers need at least " + std::to_string(smallest_need) +
+                " B of L1 per core but only " + std::to_string(budget) +
+                " B are free next to the input and output shards; " +
                 "use more cores, block sharding or a DRAM output");
   }
   for (std::uint32_t s = 0; s < sequences; ++s) {

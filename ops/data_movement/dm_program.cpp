@@ -2,18 +2,17 @@
 
 #include <algorithm>
 #include <atomic>
-#include <exception>
 #include <iterator>
 #include <map>
 #include <set>
 #include <stdexcept>
-#include <system_error>
 #include <thread>
 #include <unordered_map>
 
 #include "ops/compute_config.hpp"
 #include "ops/numerics/number_formats.hpp"
 #include "ops/op_registry.hpp"
+#include "sim/parallel.hpp"
 
 namespace wormsim::ops::dm {
 namespace {
@@ -787,8 +786,8 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
       return;
     }
   }
-  GatherPlanner planner(program, map, inputs, outputs,
-                        whole_tiles ? TileSources::WholeTiles : TileSources::Segments);
+  const TileSources plan_sources = whole_tiles ? TileSources::WholeTiles : TileSources::Segments;
+  GatherPlanner planner(program, map, inputs, outputs, plan_sources);
   std::map<CoreCoord, std::vector<PageRef>> per_core;
   std::vector<PageRef> unassigned;
   for (std::uint32_t k = 0; k < outputs.size(); ++k) {
@@ -811,30 +810,6 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
       std::make_move_iterator(per_core.begin()), std::make_move_iterator(per_core.end()));
   std::vector<CoreWork> work(cores.size());
   std::vector<char> core_computes(cores.size(), 0);
-  auto plan_cores = [&](GatherPlanner& core_planner, std::size_t first, std::size_t last) {
-    for (std::size_t i = first; i < last; ++i) {
-      const auto& [core, pages] = cores[i];
-      CoreWork& core_work = work[i];
-      core_work.core = core;
-      std::vector<PageRef> group;
-      auto flush = [&] {
-        if (group.empty()) return;
-        core_work.units.push_back(core_planner.make_unit(core, group));
-        if (core_work.units.back().compute > 0) core_computes[i] = 1;
-        group.clear();
-      };
-      for (const PageRef& ref : pages) {
-        // The tiled reshape handles one output tile at a time.
-        const std::uint32_t unit_pages =
-            whole_tiles ? 1 : pages_per_unit(device, outputs[ref.output]);
-        if (!group.empty() && (group.front().output != ref.output || group.size() >= unit_pages)) {
-          flush();
-        }
-        group.push_back(ref);
-      }
-      flush();
-    }
-  };
   std::size_t total_pages = 0;
   for (const auto& entry : cores) total_pages += entry.second.size();
   const std::size_t wanted = gather_planning_threads.load(std::memory_order_relaxed);
@@ -851,39 +826,36 @@ void build_gather(Program& program, const ElementMap& map, const std::vector<Ten
     seen += cores[i].second.size();
   }
   bounds.push_back(cores.size());
-  std::uint32_t max_segments = 0;
-  std::vector<std::thread> helpers;
-  helpers.reserve(bounds.size());  // no reallocation (and bad_alloc) while threads run
-  std::vector<std::exception_ptr> failures(bounds.size() - 1);
-  std::vector<std::uint32_t> helper_segments(bounds.size() - 1, 0);
-  auto plan_share = [&](std::size_t t) {
-    try {
-      GatherPlanner share_planner(program, map, inputs, outputs,
-                                  whole_tiles ? TileSources::WholeTiles : TileSources::Segments);
-      plan_cores(share_planner, bounds[t], bounds[t + 1]);
-      helper_segments[t] = share_planner.max_segments();
-    } catch (...) {
-      failures[t] = std::current_exception();
+  // Each share plans with its own planner (they keep per-tile scratch state).
+  std::vector<std::uint32_t> share_segments(bounds.size() - 1, 0);
+  sim::run_shares(bounds.size() - 1, [&](std::size_t t) {
+    GatherPlanner share_planner(program, map, inputs, outputs, plan_sources);
+    for (std::size_t i = bounds[t]; i < bounds[t + 1]; ++i) {
+      const auto& [core, pages] = cores[i];
+      CoreWork& core_work = work[i];
+      core_work.core = core;
+      std::vector<PageRef> group;
+      auto flush = [&] {
+        if (group.empty()) return;
+        core_work.units.push_back(share_planner.make_unit(core, group));
+        if (core_work.units.back().compute > 0) core_computes[i] = 1;
+        group.clear();
+      };
+      for (const PageRef& ref : pages) {
+        // The tiled reshape handles one output tile at a time.
+        const std::uint32_t unit_pages =
+            whole_tiles ? 1 : pages_per_unit(device, outputs[ref.output]);
+        if (!group.empty() && (group.front().output != ref.output || group.size() >= unit_pages)) {
+          flush();
+        }
+        group.push_back(ref);
+      }
+      flush();
     }
-  };
-  std::size_t started = 1;  // share 0 is planned on this thread, with `planner`
-  try {
-    for (; started + 1 < bounds.size(); ++started) helpers.emplace_back(plan_share, started);
-  } catch (const std::system_error&) {
-    // No more threads to be had: this thread plans the remaining shares itself.
-  }
-  for (std::size_t t = started; t + 1 < bounds.size(); ++t) plan_share(t);
-  try {
-    plan_cores(planner, bounds[0], bounds[1]);
-  } catch (...) {
-    failures[0] = std::current_exception();
-  }
-  for (std::thread& helper : helpers) helper.join();
-  for (const std::exception_ptr& failure : failures) {
-    if (failure) std::rethrow_exception(failure);
-  }
-  max_segments = planner.max_segments();
-  for (std::uint32_t segments : helper_segments) max_segments = std::max(max_segments, segments);
+    share_segments[t] = share_planner.max_segments();
+  });
+  const std::uint32_t max_segments =
+      *std::max_element(share_segments.begin(), share_segments.end());
   const bool compute_stage =
       std::find(core_computes.begin(), core_computes.end(), 1) != core_computes.end();
   if (whole_tiles) {

@@ -4,8 +4,9 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <system_error>
 #include <thread>
+
+#include "sim/parallel.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -146,30 +147,9 @@ void bf16_dst_product(const Bf16DstProduct& g) {
           ? 1
           : std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, blocks);
   // Thread w owns row blocks [blocks * w / threads, blocks * (w + 1) / threads).
-  auto range = [&](std::size_t w, std::size_t& first, std::size_t& last) {
-    first = blocks * w / threads;
-    last = blocks * (w + 1) / threads;
-  };
-  std::vector<std::thread> workers;
-  std::size_t started = 1;  // thread 0 is this one
-  try {
-    for (; started < threads; ++started) {
-      std::size_t first, last;
-      range(started, first, last);
-      workers.emplace_back([&g, first, last] { row_blocks(g, first, last); });
-    }
-  } catch (const std::system_error&) {
-    // No more threads to be had: this thread does the remaining ranges itself.
-  }
-  for (std::size_t w = started; w < threads; ++w) {
-    std::size_t first, last;
-    range(w, first, last);
-    row_blocks(g, first, last);
-  }
-  std::size_t first, last;
-  range(0, first, last);
-  row_blocks(g, first, last);
-  for (auto& worker : workers) worker.join();
+  sim::run_shares(threads, [&](std::size_t w) {
+    row_blocks(g, blocks * w / threads, blocks * (w + 1) / threads);
+  });
 }
 
 }  // namespace wormsim::ops::numerics

@@ -1,0 +1,41 @@
+#pragma once
+// Runs independent shares of one job on the machine's cores.
+#include <cstddef>
+#include <exception>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace wormsim::sim {
+
+// Calls share(t) for every t in [0, shares): share 0 on this thread, the others on threads of
+// their own (on this thread too when no more threads can be started). Returns when all are done;
+// if any share threw, rethrows the exception of the lowest-numbered one. Shares must not touch
+// each other's data.
+template <class Share>
+void run_shares(std::size_t shares, Share&& share) {
+  std::vector<std::exception_ptr> failures(shares);
+  auto run = [&](std::size_t t) {
+    try {
+      share(t);
+    } catch (...) {
+      failures[t] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> helpers;
+  helpers.reserve(shares);  // no reallocation (and bad_alloc) once threads run
+  std::size_t started = 1;
+  try {
+    for (; started < shares; ++started) helpers.emplace_back(run, started);
+  } catch (const std::system_error&) {
+    // No more threads to be had: this thread runs the remaining shares itself.
+  }
+  for (std::size_t t = started; t < shares; ++t) run(t);
+  if (shares > 0) run(0);
+  for (std::thread& helper : helpers) helper.join();
+  for (const std::exception_ptr& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
+}
+
+}  // namespace wormsim::sim
