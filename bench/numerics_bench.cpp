@@ -65,7 +65,10 @@ void set_matmul_flops(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 2 * n * n * n);
 }
 
-// Args: fidelity (0 = LoFi .. 3 = HiFi4), fp32_dest_acc (1) or 16-bit Dst (0).
+constexpr const char* kVectorIsaNames[] = {"baseline", "AVX2", "AVX-512", "AVX-512 BF16"};
+
+// Args: fidelity (0 = LoFi .. 3 = HiFi4), fp32_dest_acc (1) or 16-bit Dst (0), and the widest
+// vector code the 16-bit Dst kernel may use (numerics::VectorIsa; capped by the CPU).
 void BM_FidelityMatmul(benchmark::State& state) {
   std::vector<float> a = random_values(kMatmulDim * kMatmulDim, 3);
   std::vector<float> b = random_values(kMatmulDim * kMatmulDim, 4);
@@ -75,20 +78,30 @@ void BM_FidelityMatmul(benchmark::State& state) {
   numerics::MatmulNumerics config;
   config.fidelity = static_cast<MathFidelity>(state.range(0));
   config.fp32_dest_acc = state.range(1) != 0;
+  const numerics::VectorIsa widest = numerics::numerics_vector_isa();
+  numerics::limit_numerics_vector_isa(static_cast<numerics::VectorIsa>(state.range(2)));
+  const numerics::VectorIsa used = numerics::numerics_vector_isa();
   for (auto _ : state) {
     numerics::fidelity_matmul(a, b, c, kMatmulDim, kMatmulDim, kMatmulDim, config);
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
   }
+  numerics::limit_numerics_vector_isa(widest);
   set_matmul_flops(state);
   state.SetLabel(std::string(wormsim::arch::kMathFidelityNames[state.range(0)]) +
-                 (config.fp32_dest_acc ? " fp32 Dst" : " bf16 Dst"));
+                 (config.fp32_dest_acc
+                      ? " fp32 Dst"
+                      : std::string(" bf16 Dst, ") + kVectorIsaNames[static_cast<int>(used)]));
 }
+constexpr auto kAvx512 = static_cast<std::int64_t>(numerics::VectorIsa::Avx512);
+constexpr auto kAvx512Bf16 = static_cast<std::int64_t>(numerics::VectorIsa::Avx512Bf16);
 BENCHMARK(BM_FidelityMatmul)
-    ->Args({0, 1})
-    ->Args({3, 1})
-    ->Args({0, 0})
-    ->Args({3, 0})
+    ->Args({0, 1, kAvx512Bf16})
+    ->Args({3, 1, kAvx512Bf16})
+    ->Args({0, 0, kAvx512Bf16})
+    ->Args({1, 0, kAvx512})
+    ->Args({1, 0, kAvx512Bf16})
+    ->Args({3, 0, kAvx512Bf16})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "sim/error.hpp"
+#include "sim/parallel.hpp"
 
 namespace wormsim::ops {
 namespace {
@@ -30,35 +31,45 @@ bool is_known_unary(const std::string& op) {
   return false;
 }
 
-float unary_exact(const std::string& op, float x) {
-  if (op == "gelu") return gelu_erf(x);
-  if (op == "relu") return x > 0.0f ? x : 0.0f;
-  if (op == "silu") return x / (1.0f + std::exp(-x));
-  if (op == "exp") return std::exp(x);
-  if (op == "sigmoid") return 1.0f / (1.0f + std::exp(-x));
-  if (op == "tanh") return std::tanh(x);
-  if (op == "sqrt") return std::sqrt(x);
-  if (op == "rsqrt") return 1.0f / std::sqrt(x);
-  if (op == "reciprocal" || op == "recip") return 1.0f / x;
-  if (op == "identity") return x;
-  if (op == "square") return x * x;
-  if (op == "abs") return std::fabs(x);
-  if (op == "log") return std::log(x);
+namespace {
+
+using UnaryFunction = float (*)(float);
+
+// The function an op name stands for, looked up once per tensor rather than per value.
+UnaryFunction exact_function(const std::string& op) {
+  if (op == "gelu") return gelu_erf;
+  if (op == "relu") return [](float x) { return x > 0.0f ? x : 0.0f; };
+  if (op == "silu") return [](float x) { return x / (1.0f + std::exp(-x)); };
+  if (op == "exp") return [](float x) { return std::exp(x); };
+  if (op == "sigmoid") return [](float x) { return 1.0f / (1.0f + std::exp(-x)); };
+  if (op == "tanh") return [](float x) { return std::tanh(x); };
+  if (op == "sqrt") return [](float x) { return std::sqrt(x); };
+  if (op == "rsqrt") return [](float x) { return 1.0f / std::sqrt(x); };
+  if (op == "reciprocal" || op == "recip") return [](float x) { return 1.0f / x; };
+  if (op == "identity") return [](float x) { return x; };
+  if (op == "square") return [](float x) { return x * x; };
+  if (op == "abs") return [](float x) { return std::fabs(x); };
+  if (op == "log") return [](float x) { return std::log(x); };
   throw Error("unknown unary op '" + op + "'; known: gelu, relu, silu, exp, sigmoid, tanh, sqrt, rsqrt, reciprocal, "
               "identity, square, abs, log");
 }
 
+void apply(UnaryFunction f, std::vector<float>& values) {
+  sim::run_ranges(values.size(), sim::kParallelValues, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) values[i] = f(values[i]);
+  });
+}
+
+}  // namespace
+
+float unary_exact(const std::string& op, float x) { return exact_function(op)(x); }
+
 void apply_unary(const std::string& op, std::vector<float>& values, bool approx) {
-  if (op == "gelu" && approx) {
-    for (float& v : values) v = gelu_tanh(v);
-    return;
-  }
-  apply_unary_exact(op, values);
+  apply(op == "gelu" && approx ? gelu_tanh : exact_function(op), values);
 }
 
 void apply_unary_exact(const std::string& op, std::vector<float>& values) {
-  if (!is_known_unary(op)) unary_exact(op, 0.0f);  // throws with the list of known ops
-  for (float& v : values) v = unary_exact(op, v);
+  apply(exact_function(op), values);
 }
 
 }  // namespace wormsim::ops

@@ -1,5 +1,6 @@
 #pragma once
 // Runs independent shares of one job on the machine's cores.
+#include <algorithm>
 #include <cstddef>
 #include <exception>
 #include <system_error>
@@ -36,6 +37,23 @@ void run_shares(std::size_t shares, Share&& share) {
   for (const std::exception_ptr& failure : failures) {
     if (failure) std::rethrow_exception(failure);
   }
+}
+
+// Values from which element-wise numerics are spread over the cores (below, starting threads
+// costs more than it saves).
+inline constexpr std::size_t kParallelValues = std::size_t{1} << 16;
+
+// Calls range(begin, end) on contiguous pieces that cover [0, count): one piece per hardware
+// thread when count >= min_parallel, else the whole range on this thread. For element-wise work
+// whose result does not depend on how it is split.
+template <class Range>
+void run_ranges(std::size_t count, std::size_t min_parallel, Range&& range) {
+  const std::size_t threads =
+      count < min_parallel || count < 2
+          ? 1
+          : std::min<std::size_t>(count, std::max(1u, std::thread::hardware_concurrency()));
+  run_shares(threads,
+             [&](std::size_t t) { range(count * t / threads, count * (t + 1) / threads); });
 }
 
 }  // namespace wormsim::sim

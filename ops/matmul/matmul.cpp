@@ -1,7 +1,5 @@
 #include "ops/matmul/matmul.hpp"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -382,9 +380,8 @@ std::vector<Tensor> MatmulOp::compute(const std::vector<Tensor>& inputs, const s
     const std::size_t c_off = b * m * n;
     numerics::fidelity_matmul(std::span(in0.values()).subspan(a_off, m * k), std::span(in1.values()).subspan(b_off, k * n),
                               std::span(*values).subspan(c_off, m * n), m, k, n, num);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-                1.0f, in0_golden.data() + a_off, static_cast<int>(k), in1_golden.data() + b_off, static_cast<int>(n), 0.0f,
-                golden->data() + c_off, static_cast<int>(n));
+    numerics::sgemm(in0_golden.data() + a_off, in1_golden.data() + b_off, golden->data() + c_off, m,
+                    k, n, n);
   }
   const std::size_t rows = values->size() / n;
   if (has_bias) {

@@ -7,6 +7,7 @@
 
 #include "ops/normalization/row_numerics.hpp"
 #include "ops/unary_functions.hpp"
+#include "sim/parallel.hpp"
 
 namespace wormsim::ops {
 namespace {
@@ -158,39 +159,44 @@ std::vector<Tensor> SoftmaxOp::compute(const std::vector<Tensor>& inputs,
   auto values = std::make_shared<std::vector<float>>(out_spec.padded_shape().volume(), 0.0f);
   auto golden = std::make_shared<std::vector<float>>(out_spec.padded_shape().volume(), 0.0f);
   const std::vector<std::uint64_t> rows = logical_row_offsets(in.spec());
-  std::vector<float> t(n);
-  std::vector<double> tg(n);
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    const std::uint64_t off = rows[r];
-    const std::uint64_t moff = mask != nullptr ? mask_row_offset(mask->spec(), in.spec(), r) : 0;
-    // Device.
-    std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(off), n, t.begin());
-    if (options_.scale != 1.0) t = fpu_multiply_scalar(t, scale, fidelity, fp32);
-    if (mask != nullptr) {
-      for (std::uint32_t i = 0; i < n; ++i) t[i] = round_to_dst(t[i] + mask_src[moff + i], fp32);
+  const std::vector<float>* mask_golden =
+      mask != nullptr ? (mask->has_golden() ? &mask->golden() : &mask->values()) : nullptr;
+  // Rows are independent: they are spread over the cores when there are enough values.
+  const std::size_t parallel_rows =
+      std::max<std::size_t>(1, sim::kParallelValues / std::max(1u, n));
+  sim::run_ranges(rows.size(), parallel_rows, [&](std::size_t first, std::size_t last) {
+    std::vector<float> t(n);
+    std::vector<double> tg(n);
+    for (std::size_t r = first; r < last; ++r) {
+      const std::uint64_t off = rows[r];
+      const std::uint64_t moff = mask != nullptr ? mask_row_offset(mask->spec(), in.spec(), r) : 0;
+      // Device.
+      std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(off), n, t.begin());
+      if (options_.scale != 1.0) t = fpu_multiply_scalar(t, scale, fidelity, fp32);
+      if (mask != nullptr) {
+        for (std::uint32_t i = 0; i < n; ++i) t[i] = round_to_dst(t[i] + mask_src[moff + i], fp32);
+      }
+      const float max = options_.numeric_stable ? *std::max_element(t.begin(), t.end()) : 0.0f;
+      for (std::uint32_t i = 0; i < n; ++i)
+        t[i] = round_to_dst(std::exp(round_to_dst(t[i] - max, fp32)), fp32);
+      const float inv = round_to_dst(1.0f / device_row_sum(t, 1.0f, fp32), fp32);
+      const std::vector<float> y = fpu_multiply_scalar(t, inv, fidelity, fp32);
+      std::copy(y.begin(), y.end(), values->begin() + static_cast<std::ptrdiff_t>(off));
+      // fp32 golden (accumulated in double).
+      double gmax = -std::numeric_limits<double>::infinity();
+      for (std::uint32_t i = 0; i < n; ++i) {
+        tg[i] = static_cast<double>(xg[off + i]) * options_.scale +
+                (mask_golden != nullptr ? (*mask_golden)[moff + i] : 0.0);
+        gmax = std::max(gmax, tg[i]);
+      }
+      double sum = 0.0;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        tg[i] = std::exp(tg[i] - gmax);
+        sum += tg[i];
+      }
+      for (std::uint32_t i = 0; i < n; ++i) (*golden)[off + i] = static_cast<float>(tg[i] / sum);
     }
-    const float max = options_.numeric_stable ? *std::max_element(t.begin(), t.end()) : 0.0f;
-    for (std::uint32_t i = 0; i < n; ++i)
-      t[i] = round_to_dst(std::exp(round_to_dst(t[i] - max, fp32)), fp32);
-    const float inv = round_to_dst(1.0f / device_row_sum(t, 1.0f, fp32), fp32);
-    const std::vector<float> y = fpu_multiply_scalar(t, inv, fidelity, fp32);
-    std::copy(y.begin(), y.end(), values->begin() + static_cast<std::ptrdiff_t>(off));
-    // fp32 golden (accumulated in double).
-    const std::vector<float>* mask_golden =
-        mask != nullptr ? (mask->has_golden() ? &mask->golden() : &mask->values()) : nullptr;
-    double gmax = -std::numeric_limits<double>::infinity();
-    for (std::uint32_t i = 0; i < n; ++i) {
-      tg[i] = static_cast<double>(xg[off + i]) * options_.scale +
-              (mask_golden != nullptr ? (*mask_golden)[moff + i] : 0.0);
-      gmax = std::max(gmax, tg[i]);
-    }
-    double sum = 0.0;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      tg[i] = std::exp(tg[i] - gmax);
-      sum += tg[i];
-    }
-    for (std::uint32_t i = 0; i < n; ++i) (*golden)[off + i] = static_cast<float>(tg[i] / sum);
-  }
+  });
   pack_to_output(*values, out_spec);
   return {Tensor(out_spec, values, golden)};
 }

@@ -30,7 +30,8 @@ struct Bf16DstProduct {
 };
 
 // in1 (k x n, row-major) as the kernel of `isa` reads it: column panels of two vectors' width,
-// each k rows deep, zero past n.
+// each k rows deep, zero past n. For AVX-512 BF16 a panel row holds two K rows as bf16 pairs
+// (ceil(k / 2) rows; an odd k is padded with a zero row).
 std::vector<float> pack_bf16_dst_panels(const float* b, std::size_t k, std::size_t n,
                                         VectorIsa isa);
 

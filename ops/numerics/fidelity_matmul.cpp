@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <string>
@@ -11,6 +12,7 @@
 #include "ops/numerics/bf16_dst_kernel.hpp"
 #include "ops/numerics/number_formats.hpp"
 #include "sim/error.hpp"
+#include "sim/parallel.hpp"
 
 namespace wormsim::ops::numerics {
 namespace {
@@ -135,6 +137,31 @@ void check_size(std::span<const float> values, std::size_t expected, const char*
   }
 }
 
+// Below this many multiply-adds one thread does the whole product (thread start-up dominates).
+constexpr std::size_t kParallelGemmMacs = std::size_t{1} << 22;
+
+// Threads wormsim splits large products over (0: OpenBLAS threads them itself), and the thread
+// count OpenBLAS had before wormsim took over (restored by split_gemms_over_threads(0)).
+std::atomic<std::size_t> own_gemm_threads{0};
+std::atomic<int> blas_threads_before_split{0};
+
+// C = A B + beta C, row-major, split over rows: each output row comes from one cblas_sgemm
+// over all of K, so the split changes no value.
+void blas_gemm(const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
+               std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
+  const std::size_t own = own_gemm_threads.load(std::memory_order_relaxed);
+  const std::size_t shares =
+      own == 0 || m * n * k < kParallelGemmMacs ? 1 : std::clamp<std::size_t>(own, 1, m);
+  sim::run_shares(shares, [&](std::size_t w) {
+    const std::size_t r0 = m * w / shares, r1 = m * (w + 1) / shares;
+    if (r1 == r0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(r1 - r0),
+                static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a + r0 * lda,
+                static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c + r0 * ldc,
+                static_cast<blasint>(ldc));
+  });
+}
+
 // Adds one term's product of A[r0:r0+rows, k0:k0+kk] (in0, SrcB role) and B[k0:k0+kk, :]
 // (in1, SrcA role) into dst rows [r0, r0+rows).
 struct TermGemm {
@@ -146,9 +173,7 @@ struct TermGemm {
                   std::size_t kk, float* dst) const {
     const float* a = in0.part(term.in0).data() + r0 * k + k0;
     const float* b = in1.part(term.in1).data() + k0 * n;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(rows),
-                static_cast<blasint>(n), static_cast<blasint>(kk), 1.0f, a, static_cast<blasint>(k),
-                b, static_cast<blasint>(n), 1.0f, dst + r0 * n, static_cast<blasint>(n));
+    blas_gemm(a, k, b, n, dst + r0 * n, n, rows, n, kk, 1.0f);
   }
 };
 
@@ -175,6 +200,20 @@ void pack_as(std::span<float> values, std::size_t rows, std::size_t cols, DataTy
 }
 
 }  // namespace
+
+std::size_t blas_thread_count() {
+  return static_cast<std::size_t>(std::max(1, openblas_get_num_threads()));
+}
+
+void split_gemms_over_threads(std::size_t threads) {
+  if (threads > 0) {
+    if (own_gemm_threads.load() == 0) blas_threads_before_split = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+  } else if (own_gemm_threads.load() > 0) {
+    openblas_set_num_threads(blas_threads_before_split.load());
+  }
+  own_gemm_threads = threads;
+}
 
 int fidelity_phases(arch::MathFidelity fidelity) {
   switch (fidelity) {
@@ -305,9 +344,7 @@ void sgemm(const float* a, const float* b, float* c, std::size_t m, std::size_t 
     for (std::size_t r = 0; r < m; ++r) std::fill(c + r * ldc, c + r * ldc + n, 0.0f);
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(m),
-              static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(k), b,
-              static_cast<blasint>(n), 0.0f, c, static_cast<blasint>(ldc));
+  blas_gemm(a, k, b, n, c, ldc, m, n, k, 0.0f);
 }
 
 }  // namespace wormsim::ops::numerics

@@ -71,6 +71,18 @@ struct MatmulNumerics {
 void sgemm(const float* a, const float* b, float* c, std::size_t m, std::size_t k, std::size_t n,
            std::size_t ldc);
 
+// Who threads large products. By default OpenBLAS does, but its worker threads then spin
+// (sched_yield) for a while after every call, taking the cores from the BF16-Dst kernel and the
+// simulator between GEMMs (in a dpt-large numerics run about a fifth of the CPU time went to
+// that spinning and the scheduler). split_gemms_over_threads(n), n >= 1, makes sgemm and
+// fidelity_matmul split products of 4 M multiply-adds or more over rows on n threads of their
+// own, one cblas_sgemm per share over all of K (so no value changes), and sets OpenBLAS to one
+// thread; 0 gives the threading back to OpenBLAS. The wormsim program calls it at start-up with
+// blas_thread_count(): OPENBLAS_NUM_THREADS, else the cores. Process-wide; call it while no
+// product runs.
+void split_gemms_over_threads(std::size_t threads);
+std::size_t blas_thread_count();
+
 void fidelity_matmul(std::span<const float> a, std::span<const float> b, std::span<float> c,
                      std::size_t m, std::size_t k, std::size_t n, const MatmulNumerics& numerics);
 // Shorthand: bf16 operands, all of K in one block, Dst contents returned unpacked (Float32).
@@ -87,9 +99,11 @@ void fidelity_eltwise_mul(std::span<const float> a, std::span<const float> b, st
                           DataType b_dtype = DataType::BFloat16);
 
 // The vector code the BF16-Dst matmul kernel runs: the widest the CPU supports, or narrower if
-// limited. AVX2 and AVX-512 give identical results (the same fused multiply-adds per lane); the
-// baseline x86-64 code has no FMA, so its products may round differently.
-enum class VectorIsa { Baseline, Avx2, Avx512 };
+// limited. AVX2, AVX-512 and AVX-512 BF16 give identical results (the same fused multiply-adds
+// per lane, in the same order), except that the BF16 dot-product instruction reads denormals
+// (below 2^-126) as zero; the baseline x86-64 code has no FMA, so its products may round
+// differently.
+enum class VectorIsa { Baseline, Avx2, Avx512, Avx512Bf16 };
 VectorIsa numerics_vector_isa();
 // Caps numerics_vector_isa() (process-wide; tests compare the paths).
 void limit_numerics_vector_isa(VectorIsa widest);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/error.hpp"
+#include "sim/parallel.hpp"
 
 namespace wormsim::ops::numerics {
 namespace {
@@ -19,53 +20,96 @@ void check_sizes(std::span<const float> golden, std::span<const float> calculate
   }
 }
 
-bool all_nan(std::span<const float> values) {
-  return std::all_of(values.begin(), values.end(), [](float v) { return std::isnan(v); });
-}
-
-// torch.any(t.bool()): NaN converts to true.
-bool any_nonzero(std::span<const float> values) {
-  return std::any_of(values.begin(), values.end(), [](float v) { return v != 0.0f; });
-}
-
 // NaN and inf are masked to 0 before the correlation, as comp_pcc does.
 inline double finite_or_zero(float v) { return std::isfinite(v) ? static_cast<double>(v) : 0.0; }
+
+// Sums are taken over fixed chunks of this many values and the chunks' sums added in order, so
+// the result does not depend on how many threads computed the chunks.
+constexpr std::size_t kChunkValues = std::size_t{1} << 14;
+
+struct FirstPass {
+  bool golden_all_nan = true, calculated_all_nan = true;
+  // torch.any(t.bool()): NaN converts to true.
+  bool golden_any_nonzero = false, calculated_any_nonzero = false;
+  bool equal = true;  // after masking NaN / inf
+  double sum_g = 0.0, sum_c = 0.0;
+};
+
+struct SecondPass {
+  double cov = 0.0, var_g = 0.0, var_c = 0.0;
+};
+
+// Runs pass(begin, end) -> Partial on every chunk (over the cores when large) and returns the
+// chunks' results in order.
+template <class Partial, class Pass>
+std::vector<Partial> per_chunk(std::size_t count, Pass&& pass) {
+  const std::size_t chunks = (count + kChunkValues - 1) / kChunkValues;
+  std::vector<Partial> partials(chunks);
+  sim::run_ranges(chunks, sim::kParallelValues / kChunkValues,
+                  [&](std::size_t first, std::size_t last) {
+                    for (std::size_t c = first; c < last; ++c) {
+                      partials[c] = pass(c * kChunkValues, std::min(count, (c + 1) * kChunkValues));
+                    }
+                  });
+  return partials;
+}
 
 }  // namespace
 
 double pcc(std::span<const float> golden, std::span<const float> calculated) {
   check_sizes(golden, calculated, "pcc");
-  const bool golden_nan = all_nan(golden);
-  const bool calculated_nan = all_nan(calculated);
-  if (golden_nan && calculated_nan) return 1.0;
-  if (golden_nan || calculated_nan) return 0.0;
-  if (any_nonzero(golden) != any_nonzero(calculated)) return 0.0;
-
   const std::size_t count = golden.size();
-  bool equal = true;
-  double sum_g = 0.0, sum_c = 0.0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const double g = finite_or_zero(golden[i]);
-    const double c = finite_or_zero(calculated[i]);
-    equal = equal && g == c;
-    sum_g += g;
-    sum_c += c;
+  FirstPass first;
+  for (const FirstPass& part : per_chunk<FirstPass>(count, [&](std::size_t begin, std::size_t end) {
+         FirstPass p;
+         for (std::size_t i = begin; i < end; ++i) {
+           const float gv = golden[i], cv = calculated[i];
+           p.golden_all_nan = p.golden_all_nan && std::isnan(gv);
+           p.calculated_all_nan = p.calculated_all_nan && std::isnan(cv);
+           p.golden_any_nonzero = p.golden_any_nonzero || gv != 0.0f;
+           p.calculated_any_nonzero = p.calculated_any_nonzero || cv != 0.0f;
+           const double g = finite_or_zero(gv), c = finite_or_zero(cv);
+           p.equal = p.equal && g == c;
+           p.sum_g += g;
+           p.sum_c += c;
+         }
+         return p;
+       })) {
+    first.golden_all_nan = first.golden_all_nan && part.golden_all_nan;
+    first.calculated_all_nan = first.calculated_all_nan && part.calculated_all_nan;
+    first.golden_any_nonzero = first.golden_any_nonzero || part.golden_any_nonzero;
+    first.calculated_any_nonzero = first.calculated_any_nonzero || part.calculated_any_nonzero;
+    first.equal = first.equal && part.equal;
+    first.sum_g += part.sum_g;
+    first.sum_c += part.sum_c;
   }
-  if (equal) return 1.0;
+  if (first.golden_all_nan && first.calculated_all_nan) return 1.0;
+  if (first.golden_all_nan || first.calculated_all_nan) return 0.0;
+  if (first.golden_any_nonzero != first.calculated_any_nonzero) return 0.0;
+  if (first.equal) return 1.0;
   // Two-pass (centred) sums: robust when the mean is large compared with the spread.
-  const double mean_g = sum_g / static_cast<double>(count);
-  const double mean_c = sum_c / static_cast<double>(count);
-  double cov = 0.0, var_g = 0.0, var_c = 0.0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const double dg = finite_or_zero(golden[i]) - mean_g;
-    const double dc = finite_or_zero(calculated[i]) - mean_c;
-    cov += dg * dc;
-    var_g += dg * dg;
-    var_c += dc * dc;
+  const double mean_g = first.sum_g / static_cast<double>(count);
+  const double mean_c = first.sum_c / static_cast<double>(count);
+  SecondPass second;
+  for (const SecondPass& part :
+       per_chunk<SecondPass>(count, [&](std::size_t begin, std::size_t end) {
+         SecondPass p;
+         for (std::size_t i = begin; i < end; ++i) {
+           const double dg = finite_or_zero(golden[i]) - mean_g;
+           const double dc = finite_or_zero(calculated[i]) - mean_c;
+           p.cov += dg * dc;
+           p.var_g += dg * dg;
+           p.var_c += dc * dc;
+         }
+         return p;
+       })) {
+    second.cov += part.cov;
+    second.var_g += part.var_g;
+    second.var_c += part.var_c;
   }
   // numpy masks the 0/0 of a zero-variance vector; what is left has minimum 1 (see header).
-  if (var_g == 0.0 || var_c == 0.0) return 1.0;
-  const double r = cov / (std::sqrt(var_g) * std::sqrt(var_c));
+  if (second.var_g == 0.0 || second.var_c == 0.0) return 1.0;
+  const double r = second.cov / (std::sqrt(second.var_g) * std::sqrt(second.var_c));
   return std::clamp(r, -1.0, 1.0);
 }
 

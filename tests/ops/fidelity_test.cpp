@@ -24,11 +24,24 @@ using namespace wormsim::ops::numerics;
 constexpr MathFidelity kAllFidelities[] = {MathFidelity::LoFi, MathFidelity::HiFi2,
                                            MathFidelity::HiFi3, MathFidelity::HiFi4};
 
-std::vector<float> random_bf16(std::size_t count, unsigned seed) {
+std::vector<float> random_floats(std::size_t count, unsigned seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> values(count);
   for (float& v : values) v = dist(rng);
+  return values;
+}
+
+// Values spread over 2^-12 .. 2^12, so fp32 sums round and their order shows in the results.
+std::vector<float> random_wide_range(std::size_t count, unsigned seed) {
+  std::vector<float> values = random_floats(count, seed);
+  std::mt19937 rng(seed + 1000);
+  for (float& v : values) v = std::ldexp(v, static_cast<int>(rng() % 25) - 12);
+  return values;
+}
+
+std::vector<float> random_bf16(std::size_t count, unsigned seed) {
+  std::vector<float> values = random_floats(count, seed);
   quantize_bf16(values);
   return values;
 }
@@ -193,7 +206,7 @@ TEST(FidelityMatmul, BlasPathMatchesNaiveReferenceOnRandomData) {
 // Restores the process-wide vector code limit even when an assertion returns early.
 struct VectorIsaLimit {
   explicit VectorIsaLimit(VectorIsa isa) { limit_numerics_vector_isa(isa); }
-  ~VectorIsaLimit() { limit_numerics_vector_isa(VectorIsa::Avx512); }
+  ~VectorIsaLimit() { limit_numerics_vector_isa(VectorIsa::Avx512Bf16); }
   VectorIsaLimit(const VectorIsaLimit&) = delete;
   VectorIsaLimit& operator=(const VectorIsaLimit&) = delete;
 };
@@ -205,7 +218,8 @@ std::vector<std::vector<float>> run_each_isa(const std::vector<float>& a,
                                              const MatmulNumerics& numerics) {
   const VectorIsa widest = numerics_vector_isa();
   std::vector<std::vector<float>> results;
-  for (VectorIsa isa : {VectorIsa::Avx512, VectorIsa::Avx2, VectorIsa::Baseline}) {
+  for (VectorIsa isa :
+       {VectorIsa::Avx512Bf16, VectorIsa::Avx512, VectorIsa::Avx2, VectorIsa::Baseline}) {
     if (isa > widest) continue;  // not on this CPU
     const VectorIsaLimit limit(isa);
     EXPECT_EQ(numerics_vector_isa(), isa);
@@ -215,25 +229,56 @@ std::vector<std::vector<float>> run_each_isa(const std::vector<float>& a,
 }
 
 TEST(FidelityMatmul, VectorPathsAgree) {
-  // The BF16-Dst kernel is compiled for AVX-512, AVX2 and baseline x86-64. The FMA paths must
-  // agree bit for bit (results may not depend on the machine's vector width); every path is
-  // checked against the reference. Odd sizes exercise partial row blocks, partial panels and a
-  // partial last K tile; two K blocks exercise the reload.
-  const std::size_t m = 37, k = 200, n = 75;
-  const std::vector<float> a = random_bf16(m * k, 41), b = random_bf16(k * n, 42);
-  const bool has_two_fma_paths = numerics_vector_isa() == VectorIsa::Avx512;
-  for (MathFidelity fidelity : kAllFidelities) {
-    MatmulNumerics numerics;
-    numerics.fidelity = fidelity;
-    numerics.in0_block_w = 4;
-    numerics.packer_l1_acc = true;
-    const std::vector<std::vector<float>> results = run_each_isa(a, b, m, k, n, numerics);
-    if (has_two_fma_paths) {
-      EXPECT_EQ(results[0], results[1])
-          << "AVX-512 and AVX2 differ, fidelity " << static_cast<int>(fidelity);
+  // The BF16-Dst kernel is compiled for AVX-512 BF16 (bf16 dot products), AVX-512, AVX2 and
+  // baseline x86-64. The FMA paths must agree bit for bit (results may not depend on the
+  // machine's vector code); every path is checked against the reference. Odd sizes exercise
+  // partial row blocks, partial panels and a partial last K tile (k = 199 also an odd last
+  // bf16 pair); two K blocks exercise the reload; Float32 operands give TF32 slices; values
+  // over a wide range make the fp32 summation order matter.
+  const std::size_t m = 37, n = 75;
+  for (std::size_t k : {std::size_t{200}, std::size_t{199}}) {
+    for (DataType dtype : {DataType::BFloat16, DataType::Float32}) {
+      std::vector<float> a = random_wide_range(m * k, 41), b = random_wide_range(k * n, 42);
+      if (dtype == DataType::BFloat16) {
+        quantize_bf16(a);
+        quantize_bf16(b);
+      }
+      for (MathFidelity fidelity : kAllFidelities) {
+        MatmulNumerics numerics;
+        numerics.fidelity = fidelity;
+        numerics.in0_block_w = 4;
+        numerics.packer_l1_acc = true;
+        numerics.in0_dtype = numerics.in1_dtype = dtype;
+        const std::vector<std::vector<float>> results = run_each_isa(a, b, m, k, n, numerics);
+        // The last path is the baseline (no FMA); all others must equal the widest.
+        for (std::size_t p = 1; p + 1 < results.size(); ++p) {
+          EXPECT_EQ(results[0], results[p])
+              << "path " << p << " differs from the widest, fidelity " << static_cast<int>(fidelity)
+              << ", k " << k << ", " << to_string(dtype);
+        }
+        if (dtype == DataType::BFloat16) {
+          const std::vector<float> naive = reference_matmul(a, b, m, k, n, fidelity, false);
+          for (const auto& r : results) EXPECT_LT(rel_error(naive, r), 2e-2);
+        }
+      }
     }
-    const std::vector<float> naive = reference_matmul(a, b, m, k, n, fidelity, false);
-    for (const auto& r : results) EXPECT_LT(rel_error(naive, r), 1e-2);
+  }
+}
+
+TEST(FidelityMatmul, EveryVectorPathAddsAnMvmulsProductsInKOrder) {
+  // One MVMUL's products added in K order: 1, 2^-8, 3 * 2^-25, -2^-24. In fp32, 1 + 2^-8 is
+  // exact, + 0.75 ulp rounds up one ulp, - 0.5 ulp is a tie back to the even 1 + 2^-8, which
+  // Dst's BF16 rounding takes to 1 (tie to even). Adding the last two the other way round
+  // gives 1 + 2^-8 + 1 ulp, which rounds to 1 + 2^-7. Every path must add in K order (the
+  // AVX-512 BF16 path pairs K indices, so this catches a pair added back to front).
+  const std::vector<float> a = {1.0f, std::ldexp(1.0f, -8), 3.0f * std::ldexp(1.0f, -25),
+                                -std::ldexp(1.0f, -24)};
+  const std::vector<float> b = {1.0f, 1.0f, 1.0f, 1.0f};
+  MatmulNumerics numerics;
+  numerics.fidelity = MathFidelity::LoFi;
+  for (const std::vector<float>& c : run_each_isa(a, b, 1, 4, 1, numerics)) {
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0], 1.0f);
   }
 }
 
@@ -259,6 +304,22 @@ TEST(FidelityMatmul, ThreadedProductEqualsTheSingleThreadedRows) {
       EXPECT_EQ(alone[p], expected) << "rows " << r0 << ", path " << p;
     }
   }
+}
+
+TEST(FidelityMatmul, GoldenSgemmSplitOverThreadsEqualsOneBlasCall) {
+  // sgemm splits a large product over rows, one cblas_sgemm per share; that must change no
+  // value against one cblas_sgemm of the whole product, and the result must match fp64 sums.
+  const std::size_t m = 203, k = 320, n = 96;  // 6.2 M multiply-adds: split
+  const std::vector<float> a = random_floats(m * k, 61), b = random_floats(k * n, 62);
+  std::vector<float> split(m * n, -1.0f), whole(m * n, -1.0f);
+  split_gemms_over_threads(3);
+  sgemm(a.data(), b.data(), split.data(), m, k, n, n);
+  split_gemms_over_threads(0);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(k), 1.0f, a.data(), static_cast<int>(k), b.data(),
+              static_cast<int>(n), 0.0f, whole.data(), static_cast<int>(n));
+  EXPECT_EQ(split, whole);
+  EXPECT_LT(max_abs_error(golden_matmul(a, b, m, k, n), split), 1e-3);
 }
 
 TEST(FidelityMatmul, AccuracyImprovesWithFidelity) {
@@ -498,6 +559,36 @@ TEST(Pcc, SpecialCasesFollowCompPcc) {
   // numpy's masked corrcoef makes a constant vector correlate 1.0 with anything.
   EXPECT_EQ(pcc(std::vector<float>{2, 2, 2}, values), 1.0);
   EXPECT_THROW(pcc(values, std::vector<float>{1, 2}), Error);
+}
+
+TEST(Pcc, LargeVectorsSummedInChunksMatchOneLongSum) {
+  // Above 64 Ki values the sums are taken per chunk on several threads; the result must match a
+  // plain long double two-pass sum. The special cases must also see every chunk: one NaN or one
+  // non-zero far from the start changes the answer.
+  const std::size_t count = 300'001;
+  std::vector<float> g = random_floats(count, 121), c = random_floats(count, 122);
+  for (std::size_t i = 0; i < count; ++i) c[i] = 0.8f * g[i] + 0.6f * c[i] + 5.0f;
+  long double sg = 0, sc = 0;
+  for (std::size_t i = 0; i < count; ++i) sg += g[i], sc += c[i];
+  const long double mg = sg / count, mc = sc / count;
+  long double cov = 0, vg = 0, vc = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    cov += (g[i] - mg) * (c[i] - mc);
+    vg += (g[i] - mg) * (g[i] - mg);
+    vc += (c[i] - mc) * (c[i] - mc);
+  }
+  EXPECT_NEAR(pcc(g, c), static_cast<double>(cov / std::sqrt(vg * vc)), 1e-12);
+  EXPECT_EQ(pcc(g, g), 1.0);
+
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> nans(count, nan);
+  EXPECT_EQ(pcc(nans, nans), 1.0);
+  nans[count - 1] = 1.0f;  // no longer all NaN, in the last chunk only
+  EXPECT_EQ(pcc(nans, std::vector<float>(count, nan)), 0.0);
+  std::vector<float> zeros(count, 0.0f), one_nonzero(count, 0.0f);
+  one_nonzero[200'000] = 2.0f;
+  EXPECT_EQ(pcc(zeros, one_nonzero), 0.0);
+  EXPECT_EQ(pcc(zeros, zeros), 1.0);
 }
 
 TEST(Metrics, MaxAbsAndRelativeError) {
