@@ -91,6 +91,29 @@ std::string_view to_string(ConvShardLayout layout) {
   return layout == ConvShardLayout::Block ? "BLOCK_SHARDED" : "HEIGHT_SHARDED";
 }
 
+namespace {
+
+// tt-metal runs a 1x1, stride-1, unpadded, ungrouped conv as a matmul (conv2d_utils.cpp
+// use_matmul_for_1x1_conv; ttnn::linear on the [1, 1, NHW, C] input). When that input is a TILE
+// tensor in L1 already sharded as the conv's output rows (height), or rows and channel slices
+// (block), its shard is the matmul's in0 as it is: no halo, no window gather, no tilize.
+bool runs_on_its_input_shard(const SlidingWindow& w, std::uint32_t groups, const TensorSpec& input,
+                             const ConvPlan& plan) {
+  const bool pointwise = w.kernel_h == 1 && w.kernel_w == 1 && w.stride_h == 1 && w.stride_w == 1 &&
+                         w.dilation_h == 1 && w.dilation_w == 1 && w.pad_top == 0 &&
+                         w.pad_bottom == 0 && w.pad_left == 0 && w.pad_right == 0 && !w.transpose &&
+                         w.input_step_h == 1 && w.input_step_w == 1 && groups == 1;
+  if (!pointwise || input.layout() != Layout::Tile || !input.memory_config().is_l1()) return false;
+  const TensorMemoryLayout wanted =
+      plan.block ? TensorMemoryLayout::BlockSharded : TensorMemoryLayout::HeightSharded;
+  if (input.memory_config().layout() != wanted) return false;
+  const auto& shard = input.shard_spec().shape;
+  return shard[0] == plan.halo->partition.output_rows_per_core &&
+         (!plan.block || shard[1] == plan.channels_per_slice);
+}
+
+}  // namespace
+
 const ConvPlan& Conv2dOp::plan() const {
   if (!plan_) throw Error("conv2d: plan() needs output_specs() to have run");
   return *plan_;
@@ -177,6 +200,7 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
   plan.channels_per_slice = plan.block ? c_in / plan.grid_x : c_in;
   plan.halo = plan_window_halo(op, input, w, std::move(partition));
   const HaloPlan& halo = *plan.halo;
+  plan.act_in_place = runs_on_its_input_shard(w, options_.groups, input, plan);
 
   // Output spec.
   const DataType out_type = options_.output_dtype.value_or(
@@ -215,11 +239,13 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
   const std::uint64_t tensors =
       l1_bytes_per_core(input, device) + l1_bytes_per_core(output, device);
   const std::uint64_t budget = budget_total > tensors ? budget_total - tensors : 0;
-  const DataType act_type = halo.stick_type;
+  const DataType act_type = plan.act_in_place ? input.data_type() : halo.stick_type;
   const DataType interm = options_.compute.fp32_dest_acc_en ? DataType::Float32 : out_type;
   const DataType bias_type = has_bias_ ? inputs[2].data_type() : DataType::BFloat16;
-  std::uint64_t fixed = aligned(halo.max_window_sticks * halo.stick_bytes, device);
-  if (input.layout() == Layout::Tile) {
+  // The halo buffer and the untilized input (none on the matmul path).
+  std::uint64_t fixed =
+      plan.act_in_place ? 0 : aligned(halo.max_window_sticks * halo.stick_bytes, device);
+  if (input.layout() == Layout::Tile && !plan.act_in_place) {
     fixed +=
         halo.input_sharded
             ? aligned(div_up(halo.input_shard_rows, kTileHeight) * kTileHeight * halo.stick_bytes,
@@ -248,7 +274,8 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
       for (bool resident : {true, false}) {
         const std::uint64_t act_block = static_cast<std::uint64_t>(abh) * bw * tile_bytes(act_type);
         std::uint64_t need = fixed + aligned(2 * act_block, device);
-        if (plan.block) need += 2 * aligned(static_cast<std::uint64_t>(chunks) * act_block, device);
+        if (plan.block && !plan.act_in_place)
+          need += 2 * aligned(static_cast<std::uint64_t>(chunks) * act_block, device);
         const std::uint64_t w_block =
             static_cast<std::uint64_t>(bw) * plan.per_core_N * tile_bytes(weight.data_type());
         need += aligned((resident ? nb : 2) * w_block, device);

@@ -71,6 +71,9 @@ struct ConvPlan {
   std::uint32_t subblock_h{1};
   std::uint32_t subblock_w{1};
   bool weights_resident{false};  // every K block's weights stay in L1 for all act blocks
+  // tt-metal's matmul path of a 1x1 conv (see runs_on_its_input_shard in conv2d.cpp): the input
+  // shard is the act operand as it is, so there is no halo, window gather or tilize.
+  bool act_in_place{false};
   std::uint32_t channels_per_slice{0};
   std::vector<ConvKBlock> k_blocks;
   std::optional<HaloPlan> halo;

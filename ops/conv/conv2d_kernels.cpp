@@ -17,6 +17,8 @@
 //                   in0_block_w x (subblock tiles x matmul_tile_cycles[fidelity] + inner-step
 //                   overhead) per subblock, spill/reload of partials between K blocks, and the
 //                   bias add, activation and pack on the last K block.
+// A 1x1 stride-1 conv on a TILE input sharded as its rows (ConvPlan::act_in_place) is tt-metal's
+// matmul path: no halo, no act reads (the shard is the act operand), no tilize.
 #include <algorithm>
 #include <memory>
 
@@ -95,7 +97,10 @@ BlockCost block_cost(const ConvRun& run, const arch::DeviceSpec& spec) {
   BlockCost cost;
   cost.subblock_tiles = p.subblock_h * p.subblock_w;
   cost.subblocks = (p.act_block_h / p.subblock_h) * (p.per_core_N / p.subblock_w);
-  cost.tilize = static_cast<Cycle>(run.act_tiles()) *
+  cost.tilize =
+      p.act_in_place
+          ? 0
+          : static_cast<Cycle>(run.act_tiles()) *
                 (unpack_tile_cycles(spec, run.act_type) + pack_tile_cycles(spec, run.act_type));
   cost.per_subblock_math = static_cast<Cycle>(p.in0_block_w) *
                            matmul_k_step_cycles(spec, cc.math_fidelity, p.subblock_h, p.subblock_w,
@@ -152,16 +157,18 @@ Task receive_from(Program& program, CoreCoord self, CoreCoord sender, noc::NocPo
 Task act_reader(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& port, CoreCbs cbs) {
   Program& program = *run.program;
   const CoreCoord self = run.core(g, i);
-  co_await halo_send(program, run.halo(), g, i, 0, 2, port, cbs.halo);
-  co_await halo_gather(program, run.halo(), g, i, port, cbs.halo);
-  if (run.rows_of(i) == 0) co_return;
   const ConvPlan& p = run.plan;
+  if (!p.act_in_place) {
+    co_await halo_send(program, run.halo(), g, i, 0, 2, port, cbs.halo);
+    co_await halo_gather(program, run.halo(), g, i, port, cbs.halo);
+  }
+  if (run.rows_of(i) == 0) co_return;
   const std::uint32_t tiles = run.act_tiles();
   const std::uint64_t block_bytes = static_cast<std::uint64_t>(tiles) * tile_bytes(run.act_type);
   std::int64_t valid_seen = 0;
   for (std::uint32_t a = 0; a < p.num_act_blocks(); ++a) {
     const std::uint64_t rows = real_rows(run, i, a);
-    if (p.block) {
+    if (p.block && !p.act_in_place) {
       // Every core gathers its own channel slice of the act block first, so the slices of a grid
       // row are gathered in parallel before they are multicast in K order.
       std::uint64_t commands = 0;
@@ -178,13 +185,16 @@ Task act_reader(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& port, 
     for (const ConvKBlock& kb : p.k_blocks) {
       co_await cbs.in0->reserve_back(tiles);
       if (!p.block) {
-        co_await read_local_runs(program, port, self, rows * kb.gather_segments,
-                                 rows * kb.count * run.element_bytes);
+        if (!p.act_in_place) {
+          co_await read_local_runs(program, port, self, rows * kb.gather_segments,
+                                   rows * kb.count * run.element_bytes);
+        }
       } else if (kb.sequence == g) {
-        co_await cbs.act_tiled->wait_front(tiles);
+        // On the matmul path the block is already tilized in this core's input shard.
+        if (!p.act_in_place) co_await cbs.act_tiled->wait_front(tiles);
         co_await multicast_to_group(program, self, run.act_groups[i], port, block_bytes,
                                     kActReadySemaphore, kActValidSemaphore);
-        cbs.act_tiled->pop_front(tiles);
+        if (!p.act_in_place) cbs.act_tiled->pop_front(tiles);
       } else {
         co_await receive_from(program, self, run.act_groups[i][kb.sequence], port,
                               kActReadySemaphore, kActValidSemaphore, valid_seen);
@@ -223,9 +233,9 @@ Task weight_reader(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& por
   Program& program = *run.program;
   sim::Engine& engine = program.engine();
   const CoreCoord self = run.core(g, i);
-  co_await halo_send(program, run.halo(), g, i, 1, 2, port, cbs.halo);
-  if (run.rows_of(i) == 0) co_return;
   const ConvPlan& p = run.plan;
+  if (!p.act_in_place) co_await halo_send(program, run.halo(), g, i, 1, 2, port, cbs.halo);
+  if (run.rows_of(i) == 0) co_return;
   const BlockCost cost = block_cost(run, program.spec());
   std::optional<sim::ProcessId> writer;
   if (run.out_in_dram)
@@ -273,16 +283,16 @@ Task compute_kernel(ConvRun& run, std::size_t g, std::size_t i, CoreCbs cbs) {
   Program& program = *run.program;
   const arch::DeviceSpec& spec = program.spec();
   const CoreCoord self = run.core(g, i);
-  co_await halo_untilize(program, run.halo(), g, i, cbs.halo);
-  if (run.rows_of(i) == 0) co_return;
   const ConvPlan& p = run.plan;
+  if (!p.act_in_place) co_await halo_untilize(program, run.halo(), g, i, cbs.halo);
+  if (run.rows_of(i) == 0) co_return;
   const BlockCost cost = block_cost(run, spec);
   const std::uint32_t tiles = run.act_tiles();
   const std::uint32_t w_tiles = run.weight_tiles();
   const std::uint32_t nb = p.num_k_blocks();
   bool bias_ready = false;
   for (std::uint32_t a = 0; a < p.num_act_blocks(); ++a) {
-    if (p.block) {
+    if (p.block && !p.act_in_place) {
       // Tilize this core's channel slice (all its K blocks) before the grid row multicasts it.
       const std::uint32_t own = p.chunks_per_sequence * tiles;
       co_await cbs.act_own->wait_front(own);
@@ -341,8 +351,8 @@ void Conv2dOp::build(Program& program, const std::vector<TensorSpec>& inputs,
   }
   run->out = std::make_unique<TileLocator>(outputs[0], program.fabric());
   run->out_in_dram = !outputs[0].memory_config().is_l1() || !outputs[0].is_sharded();
-  run->act_type = run->plan.halo->stick_type;
-  run->element_bytes = element_bytes(run->act_type);
+  run->act_type = run->plan.act_in_place ? inputs[0].data_type() : run->plan.halo->stick_type;
+  run->element_bytes = element_bytes(run->plan.halo->stick_type);  // of a gathered stick value
   run->weight_type = inputs[1].data_type();
   run->out_type = outputs[0].data_type();
   run->weight_tile_rows = inputs[1].height_tiles();
@@ -365,11 +375,12 @@ void Conv2dOp::build(Program& program, const std::vector<TensorSpec>& inputs,
     for (std::size_t i = 0; i < part.cores_per_group(); ++i) {
       const CoreCoord core = part.groups[g][i];
       CoreCbs cbs;
-      cbs.halo = create_halo_cbs(program, *p.halo, g, i, /*buffer_is_output=*/false);
+      if (!p.act_in_place)
+        cbs.halo = create_halo_cbs(program, *p.halo, g, i, /*buffer_is_output=*/false);
       if (part.rows_of(i) > 0) {
         const std::uint32_t tiles = run->act_tiles();
         cbs.in0 = &program.create_cb(core, "act", 2 * tiles, act_tile);
-        if (p.block) {
+        if (p.block && !p.act_in_place) {
           cbs.act_own =
               &program.create_cb(core, "act_row_major", p.chunks_per_sequence * tiles, act_tile);
           cbs.act_tiled =

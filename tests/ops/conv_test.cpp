@@ -668,6 +668,41 @@ TEST(Conv2dTest, KernelTimeIsBoundedByIdealMatmulAndDram) {
   }
 }
 
+TEST(Conv2dTest, PointwiseConvOnItsOwnShardRunsAsAMatmul) {
+  // tt-metal runs a 1x1, stride-1, unpadded conv as a matmul (use_matmul_for_1x1_conv): a TILE
+  // input sharded as the conv's rows is the matmul's in0 as it is. So no halo, no act reads on
+  // NCRISC and no tilize; the same conv on a ROW_MAJOR input (or with stride 2) takes the conv
+  // path.
+  Conv2dOptions o;
+  o.window = window(4, 28, 28, 1, 1, {0});
+  const TensorSpec weight = tiled({1, 1, 128, 256});
+  auto run = [&](const Conv2dOptions& options, const TensorSpec& input, bool numerics) {
+    const Conv2dOp op(options);
+    OpResult r = run_isolated(n300(), op, {input, weight}, {numerics, 0});
+    return std::make_pair(op.plan().act_in_place, r);
+  };
+  const TensorSpec tile_input = sticks(3136, 128, "height:49", Layout::Tile);
+  const TensorSpec row_major_input = sticks(3136, 128, "height:49");
+  const auto [in_place, matmul] = run(o, tile_input, false);
+  const auto [conv_path, conv] = run(o, row_major_input, false);
+  EXPECT_TRUE(in_place);
+  EXPECT_FALSE(conv_path);
+  const auto ncrisc = static_cast<std::size_t>(Risc::Ncrisc);
+  EXPECT_EQ(matmul.record.timing.risc_duration[ncrisc], 0u);  // nothing to gather
+  EXPECT_GT(conv.record.timing.risc_duration[ncrisc], 0u);
+  // Only the weights (and the multicast of them) move: less than a tenth of the conv path's NoC
+  // traffic, which gathers every act value through the NoC.
+  EXPECT_LT(matmul.record.timing.noc_bytes * 10, conv.record.timing.noc_bytes);
+  EXPECT_LT(matmul.record.timing.kernel_duration(), conv.record.timing.kernel_duration());
+  // Not a matmul in tt-metal: stride 2 or padding.
+  Conv2dOptions strided = o;
+  strided.window = window(4, 28, 28, 1, 2, {0});
+  EXPECT_FALSE(run(strided, tile_input, false).first);
+  Conv2dOptions padded = o;
+  padded.window = window(4, 28, 28, 1, 1, {1});
+  EXPECT_FALSE(run(padded, tile_input, false).first);
+}
+
 TEST(Conv2dTest, HigherFidelityTakesLonger) {
   auto duration = [](arch::MathFidelity fidelity) {
     Conv2dOptions o;

@@ -1,8 +1,11 @@
-// ModelBuilder paths the zoo models reach only at full size: a conv that fits L1 in no placement
+// ModelBuilder paths the zoo models reach only at some sizes: a conv that fits L1 in no placement
 // runs in DRAM-sliced bands (padded_slice, conv2d per band, slice_write) and must compute what
-// the unsliced conv computes.
+// the unsliced conv computes; a held residual that leaves a conv no room moves to DRAM.
+#include "workloads/models/model_builder.hpp"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -11,7 +14,7 @@
 #include "ops/numerics/pcc.hpp"
 #include "workloads/executor.hpp"
 #include "workloads/graph.hpp"
-#include "workloads/models/model_builder.hpp"
+#include "workloads/models/model_zoo.hpp"
 
 namespace wormsim::workloads::models {
 namespace {
@@ -60,6 +63,34 @@ TEST(ModelBuilder, DramSlicedConvComputesWhatTheWholeConvComputes) {
   // computed whole or band by band, the device values the same FPU model on the same rows.
   EXPECT_LE(ops::numerics::max_abs_error(out_a.logical_golden(), out_b.logical_golden()), 1e-4);
   EXPECT_GE(ops::numerics::pcc(out_a.logical_values(), out_b.logical_values()), 0.9999);
+}
+
+TEST(ModelBuilder, AHeldResidualMovesToDramWhenAConvFitsNoOtherWay) {
+  // ResNet-50 at batch 1: layer4.0's output stays in L1 for layer4.1's residual add, and beside
+  // it layer4.1.conv2 (3x3, 512 channels, 2.4 M weights) fits neither whole nor in bands. The
+  // builder then moves the held tensor to DRAM, as a TT-NN model would, and the add reads the
+  // copy.
+  const arch::DeviceSpec n300 = arch::load_device_spec_by_name("n300");
+  ModelOptions options;
+  options.layers = 2;
+  options.batch = 1;
+  const Graph graph = build_model("resnet-50", options, n300);
+  const GraphNode* spill = nullptr;
+  const GraphNode* add = nullptr;
+  for (const GraphNode& node : graph.nodes()) {
+    if (node.name == "layer4.0.add.spill") spill = &node;
+    if (node.name == "layer4.1.add") add = &node;
+  }
+  ASSERT_NE(spill, nullptr);
+  ASSERT_NE(add, nullptr);
+  EXPECT_EQ(spill->op, "sharded_to_interleaved");
+  const TensorId copy = spill->outputs.at(0);
+  EXPECT_TRUE(graph.spec(copy).memory_config().is_dram());
+  EXPECT_NE(std::find(add->inputs.begin(), add->inputs.end(), copy), add->inputs.end())
+      << "the residual add does not read the DRAM copy";
+  const GraphRun run = run_with_numerics(n300, graph);
+  ASSERT_TRUE(run.pcc.has_value());
+  EXPECT_GE(*run.pcc, 0.999);
 }
 
 }  // namespace

@@ -158,7 +158,7 @@ std::vector<TensorId> ModelBuilder::compute_n(const std::string& name, const std
   if (!params.contains(dtype_key)) params[dtype_key] = dtype_name(group);
   dtype(group);  // validates the name
   if (!params.contains("math_fidelity")) params["math_fidelity"] = fidelity(group);
-  return graph_.add_op(name, op, inputs, params, group);
+  return graph_.add_op(name, op, resolved(inputs), params, group);
 }
 
 TensorId ModelBuilder::compute(const std::string& name, const std::string& op,
@@ -170,7 +170,8 @@ TensorId ModelBuilder::compute(const std::string& name, const std::string& op,
 std::vector<TensorId> ModelBuilder::move_n(const std::string& name, const std::string& op,
                                            const std::vector<TensorId>& inputs, const json& params,
                                            const std::string& group) {
-  return graph_.add_op(name, op, inputs, params.is_object() ? params : json::object(), group);
+  return graph_.add_op(name, op, resolved(inputs), params.is_object() ? params : json::object(),
+                       group);
 }
 
 TensorId ModelBuilder::move(const std::string& name, const std::string& op,
@@ -181,16 +182,44 @@ TensorId ModelBuilder::move(const std::string& name, const std::string& op,
 
 bool ModelBuilder::accepts(const std::string& op, const std::vector<TensorId>& inputs,
                            const json& params) const {
+  const std::vector<TensorId> reads = resolved(inputs);
   std::vector<TensorSpec> specs;
-  for (TensorId id : inputs) specs.push_back(spec(id));
-  return accepts_specs(op, specs, params, inputs);
+  for (TensorId id : reads) specs.push_back(spec(id));
+  return accepts_specs(op, specs, params, reads);
 }
 
-void ModelBuilder::hold(TensorId tensor) { held_.push_back(tensor); }
+void ModelBuilder::hold(TensorId tensor) { held_.push_back(resolve(tensor)); }
 
 void ModelBuilder::release(TensorId tensor) {
-  const auto it = std::find(held_.begin(), held_.end(), tensor);
+  const auto it = std::find(held_.begin(), held_.end(), resolve(tensor));
   if (it != held_.end()) held_.erase(it);
+}
+
+TensorId ModelBuilder::resolve(TensorId tensor) const {
+  const auto it = spilled_.find(tensor);
+  return it == spilled_.end() ? tensor : it->second;
+}
+
+std::vector<TensorId> ModelBuilder::resolved(const std::vector<TensorId>& tensors) const {
+  std::vector<TensorId> out;
+  out.reserve(tensors.size());
+  for (TensorId id : tensors) out.push_back(resolve(id));
+  return out;
+}
+
+bool ModelBuilder::spill_held_tensors(const std::string& group) {
+  bool moved = false;
+  for (TensorId& id : held_) {
+    const TensorSpec& s = spec(id);
+    if (!s.memory_config().is_l1()) continue;
+    const TensorId copy =
+        move(graph_.tensor(id).name + ".spill", s.is_sharded() ? "sharded_to_interleaved" : "move",
+             {id}, json{{"output_memory", "dram-interleaved"}}, group);
+    spilled_[id] = copy;
+    id = copy;
+    moved = true;
+  }
+  return moved;
 }
 
 bool ModelBuilder::accepts_specs(const std::string& op, const std::vector<TensorSpec>& inputs,
@@ -207,6 +236,7 @@ bool ModelBuilder::accepts_specs(const std::string& op, const std::vector<Tensor
 bool ModelBuilder::place_window_op(const std::string& name, const std::string& op,
                                    std::vector<TensorId>& inputs, json& params,
                                    const std::string& group) {
+  inputs = resolved(inputs);
   if (accepts(op, inputs, params)) return true;
   json dram = params;
   dram["output_memory"] = "dram";
@@ -327,8 +357,9 @@ FeatureMap ModelBuilder::conv(const std::string& name, const FeatureMap& x,
   // Too large for L1 in one piece: TT-NN's DRAM slicing (Conv2dSliceConfig along the height).
   // Each band of output rows reads its input rows (with the window's overlap) from DRAM and
   // writes its output to DRAM; the bands are joined again.
-  const FeatureMap source = in_dram(name, x, group);
-  std::vector<TensorSpec> band_specs{spec(source.id), spec(w)};
+  const TensorSpec dram_source =
+      spec(resolve(x.id)).with_memory_config(ops::MemoryConfig::dram_interleaved());
+  std::vector<TensorSpec> band_specs{dram_source, spec(w)};
   if (c.bias) band_specs.push_back(spec(inputs[2]));
   struct Band {
     std::uint32_t out_first, out_last, in_first, in_last, pad_top, pad_bottom;
@@ -350,21 +381,36 @@ FeatureMap ModelBuilder::conv(const std::string& name, const FeatureMap& x,
   };
   auto band_fits = [&](const Band& band) {
     const std::uint32_t rows = band.in_last - band.in_first;
-    const TensorSpec& s = spec(source.id);
+    const TensorSpec& s = dram_source;
     band_specs[0] =
         TensorSpec(Shape({1, 1, x.batch * rows * x.width, x.channels}), s.data_type(), s.layout());
     json p = conv_params(x, rows, out_channels, c, band.pad_top, band.pad_bottom, group);
     p["output_memory"] = "dram";
     return accepts_specs("conv2d", band_specs, p, inputs);
   };
-  std::vector<Band> bands;
-  for (std::uint32_t count = 2; count <= out.height && bands.empty(); ++count) {
-    std::vector<Band> candidate = plan(count);
-    if (std::all_of(candidate.begin(), candidate.end(), band_fits)) bands = std::move(candidate);
+  auto find_bands = [&] {
+    for (std::uint32_t count = 2; count <= out.height; ++count) {
+      std::vector<Band> candidate = plan(count);
+      if (std::all_of(candidate.begin(), candidate.end(), band_fits)) return candidate;
+    }
+    return std::vector<Band>{};
+  };
+  std::vector<Band> bands = find_bands();
+  if (bands.empty() && spill_held_tensors(group)) {
+    // The tensors held for later readers (a residual) took the room: with them in DRAM the conv
+    // may fit whole, else in bands.
+    if (place_window_op(name, "conv2d", inputs, params, group)) {
+      out.id = compute(name, "conv2d", inputs, params, group);
+      return out;
+    }
+    bands = find_bands();
   }
   if (bands.empty()) {
     throw Error("model builder: conv " + name + " does not fit L1 even one output row at a time");
   }
+  FeatureMap input = x;
+  input.id = resolve(x.id);
+  const FeatureMap source = in_dram(name, input, group);
   std::vector<FeatureMap> pieces;
   for (std::size_t i = 0; i < bands.size(); ++i) {
     const Band& band = bands[i];

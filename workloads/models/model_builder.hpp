@@ -9,6 +9,7 @@
 //  - matrix weights are initialised U(-a, a) with a = sqrt(3 / fan_in) (unit-variance outputs
 //    for unit-variance inputs), so deep graphs keep meaningful values for PCC.
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -181,6 +182,13 @@ class ModelBuilder {
   // feature map a later concat reads): placement decisions leave room for them.
   void hold(TensorId tensor);
   void release(TensorId tensor);
+  // The tensor readers of `tensor` use: its DRAM copy once it was spilled, else itself.
+  TensorId resolve(TensorId tensor) const;
+  std::vector<TensorId> resolved(const std::vector<TensorId>& tensors) const;
+  // Moves every held tensor that sits in L1 to DRAM (what a TT-NN model does with
+  // ttnn.to_memory_config(x, DRAM_MEMORY_CONFIG) when an op does not fit beside its residual).
+  // Returns whether anything moved.
+  bool spill_held_tensors(const std::string& group);
   std::vector<std::uint32_t> dims4(TensorId id) const;
 
  private:
@@ -204,6 +212,9 @@ class ModelBuilder {
   Graph& graph_;
   ModelOptions options_;
   std::vector<TensorId> held_;
+  // Held tensors moved to DRAM to make room for an op (spill_held_tensors); later readers of the
+  // original read the copy.
+  std::map<TensorId, TensorId> spilled_;
 };
 
 // Weight init scale sqrt(3 / fan_in): U(-a, a) with unit output variance for unit inputs.
