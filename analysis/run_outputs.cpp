@@ -3,10 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <map>
+#include <vector>
 
 #include "analysis/ops_perf_csv.hpp"
 #include "sim/error.hpp"
@@ -131,6 +135,73 @@ void check_run_outputs(const RunOutputRequest& request) {
   }
 }
 
+namespace {
+
+volatile std::sig_atomic_t g_output_interrupt = 0;
+
+extern "C" void note_output_interrupt(int signal_number) { g_output_interrupt = signal_number; }
+
+// A run leaves all of its output files or none. While they are written, SIGINT and SIGTERM only
+// note the signal; between two outputs (and before the database row) a noted signal removes the
+// files this run already wrote and then takes its usual effect. Each file is also written
+// atomically (write_file_atomically), so none is ever partial.
+class OutputGroup {
+ public:
+  OutputGroup() {
+    g_output_interrupt = 0;
+    struct sigaction note {};
+    note.sa_handler = note_output_interrupt;
+    sigemptyset(&note.sa_mask);
+    for (std::size_t i = 0; i < kSignals.size(); ++i) {
+      ::sigaction(kSignals[i], nullptr, &previous_[i]);
+      // A signal the process ignores (nohup, a background job) stays ignored.
+      if (previous_[i].sa_handler != SIG_IGN) ::sigaction(kSignals[i], &note, nullptr);
+    }
+  }
+  ~OutputGroup() { restore(); }
+  OutputGroup(const OutputGroup&) = delete;
+  OutputGroup& operator=(const OutputGroup&) = delete;
+
+  void wrote(const std::filesystem::path& path) { written_.push_back(path); }
+  // A report folder this run created: removed (if empty) after its files.
+  void created_folder(const std::filesystem::path& path) { folders_.push_back(path); }
+
+  // After the last output: a signal noted since then takes its effect now, the run complete.
+  void finish() {
+    restore();
+    if (g_output_interrupt != 0) ::raise(g_output_interrupt);
+  }
+
+  // Called between outputs: an interrupted run rolls back and dies of its signal.
+  void stop_if_interrupted(const std::function<void()>& after_output = {}) {
+    if (after_output) after_output();
+    const int signal_number = g_output_interrupt;
+    if (signal_number == 0) return;
+    std::error_code ignored;
+    for (const std::filesystem::path& path : written_) std::filesystem::remove(path, ignored);
+    for (const std::filesystem::path& folder : folders_) std::filesystem::remove(folder, ignored);
+    restore();
+    ::raise(signal_number);
+  }
+
+ private:
+  static constexpr std::array<int, 2> kSignals = {SIGINT, SIGTERM};
+
+  void restore() {
+    if (restored_) return;
+    restored_ = true;
+    for (std::size_t i = 0; i < kSignals.size(); ++i)
+      ::sigaction(kSignals[i], &previous_[i], nullptr);
+  }
+
+  std::array<struct sigaction, 2> previous_{};
+  std::vector<std::filesystem::path> written_;
+  std::vector<std::filesystem::path> folders_;
+  bool restored_{false};
+};
+
+}  // namespace
+
 RunOutputResult write_run_outputs(const RunOutputRequest& request) {
   if (request.spec == nullptr) throw Error("run outputs: the request names no device spec");
   if (request.runs.empty()) throw Error("run outputs: the request has no GraphRun");
@@ -148,16 +219,29 @@ RunOutputResult write_run_outputs(const RunOutputRequest& request) {
     whole_run.assign(request.engine->all_stats().begin(), request.engine->all_stats().end());
   }
 
-  if (!request.csv_path.empty()) write_ops_perf_csv(request.csv_path, profile);
+  OutputGroup outputs;
+  if (!request.csv_path.empty()) {
+    write_ops_perf_csv(request.csv_path, profile);
+    outputs.wrote(request.csv_path);
+    outputs.stop_if_interrupted(request.after_each_output);
+  }
   if (!request.trace_json_path.empty()) {
     TraceOptions trace = request.trace_options;
     if (request.engine != nullptr) trace.whole_run_stats = &whole_run;
     write_perfetto_trace(request.trace_json_path, profile, trace);
+    outputs.wrote(request.trace_json_path);
+    outputs.stop_if_interrupted(request.after_each_output);
   }
   if (!request.ttnn_report_dir.empty()) {
+    const bool existed = std::filesystem::exists(request.ttnn_report_dir);
     write_ttnn_report(request.ttnn_report_dir, profile, request.info, request.graph,
                       request.ttnn_options);
+    outputs.wrote(request.ttnn_report_dir / "db.sqlite");
+    outputs.wrote(request.ttnn_report_dir / "config.json");
+    if (!existed) outputs.created_folder(request.ttnn_report_dir);
+    outputs.stop_if_interrupted(request.after_each_output);
   }
+  outputs.stop_if_interrupted();
   if (request.db_path) {
     ResultsDb db = ResultsDb::open_for_write(*request.db_path, request.db_busy_timeout);
     RunRecord record;
@@ -170,6 +254,7 @@ RunOutputResult write_run_outputs(const RunOutputRequest& request) {
     record.graph = request.graph;
     result.run_id = db.insert_run(record);
   }
+  outputs.finish();
   if (request.report != nullptr) print_run_report(*request.report, profile, request.report_options);
   return result;
 }

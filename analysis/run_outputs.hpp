@@ -24,6 +24,7 @@
 // final name). Errors are wormsim::Error naming the file and the fix.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <vector>
@@ -58,6 +59,8 @@ struct RunOutputRequest {
   TraceOptions trace_options;  // whole_run_stats is filled from `engine`
   TtnnReportOptions ttnn_options;
   std::chrono::milliseconds db_busy_timeout{std::chrono::seconds(60)};
+  // Called after each output file is in place (tests use it to interrupt between two outputs).
+  std::function<void()> after_each_output;
 };
 
 struct RunOutputResult {

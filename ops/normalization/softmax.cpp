@@ -176,7 +176,8 @@ std::vector<Tensor> SoftmaxOp::compute(const std::vector<Tensor>& inputs,
       if (mask != nullptr) {
         for (std::uint32_t i = 0; i < n; ++i) t[i] = round_to_dst(t[i] + mask_src[moff + i], fp32);
       }
-      const float max = options_.numeric_stable ? *std::max_element(t.begin(), t.end()) : 0.0f;
+      const float max =
+          options_.numeric_stable && n > 0 ? *std::max_element(t.begin(), t.end()) : 0.0f;
       for (std::uint32_t i = 0; i < n; ++i)
         t[i] = round_to_dst(std::exp(round_to_dst(t[i] - max, fp32)), fp32);
       const float inv = round_to_dst(1.0f / device_row_sum(t, 1.0f, fp32), fp32);

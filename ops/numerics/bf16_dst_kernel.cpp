@@ -5,8 +5,10 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <thread>
 
+#include "sim/error.hpp"
 #include "sim/parallel.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -328,6 +330,11 @@ std::vector<float> pack_bf16_dst_panels(const float* b, std::size_t k, std::size
 
 void bf16_dst_product(const Bf16DstProduct& g) {
   if (g.m == 0 || g.n == 0 || g.kb == 0) return;
+  // The AVX-512 BF16 loop pairs K indices from k0 on; in1's pairs start at K = 0.
+  if (g.k0 % 2 != 0) {
+    throw Error("bf16_dst_product: K block starts at odd K " + std::to_string(g.k0) +
+                "; K blocks must be whole tiles");
+  }
   const std::size_t rows = block_rows(g.isa);
   const std::size_t blocks = (g.m + rows - 1) / rows;
   const std::size_t macs = g.m * g.n * g.kb * g.in0.size();

@@ -6,9 +6,11 @@
 // x one panel of columns stays in registers for all of K: each MVMUL's dot products build up in
 // separate registers (Dst + dot, the order the MVMUL model and sgemm with beta = 1 use), then
 // Dst is rounded in place. Every output is computed by one thread in a fixed order, and the
-// AVX-512 and AVX2 paths do the same fused multiply-adds per lane (explicit FMA instructions, so
-// the optimisation level does not matter), so results depend neither on the thread count nor on
-// the vector width. The baseline path has no FMA: its products round before the add.
+// AVX-512 BF16, AVX-512 and AVX2 paths do the same fused multiply-adds per lane (explicit FMA or
+// VDPBF16PS instructions, so the optimisation level does not matter), so results depend neither
+// on the thread count nor on the vector code, except that the BF16 dot product reads denormal
+// operands and partial sums (below 2^-126) as zero. The baseline path has no FMA: its products
+// round before the add.
 #include <cstddef>
 #include <vector>
 

@@ -206,6 +206,10 @@ std::size_t blas_thread_count() {
 }
 
 void split_gemms_over_threads(std::size_t threads) {
+  // An OpenMP build of OpenBLAS keeps its thread count per calling thread, so shares on threads
+  // of wormsim's own would each start a full team: leave threading to such a library.
+  constexpr int kOpenBlasPthreads = 1;  // openblas_get_parallel(): 0 serial, 1 pthreads, 2 OpenMP
+  if (threads > 0 && openblas_get_parallel() != kOpenBlasPthreads) return;
   if (threads > 0) {
     if (own_gemm_threads.load() == 0) blas_threads_before_split = openblas_get_num_threads();
     openblas_set_num_threads(1);

@@ -78,8 +78,9 @@ void sgemm(const float* a, const float* b, float* c, std::size_t m, std::size_t 
 // fidelity_matmul split products of 4 M multiply-adds or more over rows on n threads of their
 // own, one cblas_sgemm per share over all of K (so no value changes), and sets OpenBLAS to one
 // thread; 0 gives the threading back to OpenBLAS. The wormsim program calls it at start-up with
-// blas_thread_count(): OPENBLAS_NUM_THREADS, else the cores. Process-wide; call it while no
-// product runs.
+// blas_thread_count(): OPENBLAS_NUM_THREADS, else the cores. Only with the pthreads build of
+// OpenBLAS (Debian's default); with the OpenMP build the call changes nothing. Process-wide; call
+// it while no product runs.
 void split_gemms_over_threads(std::size_t threads);
 std::size_t blas_thread_count();
 

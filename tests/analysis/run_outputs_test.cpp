@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -170,6 +172,49 @@ TEST_F(RealRun, DatabaseTraceReportAndTtnnFolder) {
   EXPECT_TRUE(std::filesystem::exists(*dir_ / "ttnn" / "db.sqlite"));
   EXPECT_TRUE(std::filesystem::exists(*dir_ / "ttnn" / "config.json"));
   EXPECT_GT(result_->summary.fps_device, 0.0);
+}
+
+TEST_F(RealRun, AnInterruptBetweenTwoOutputsRemovesTheOnesAlreadyWritten) {
+  // A run leaves all of its outputs or none: SIGINT after the CSV is in place (and again after
+  // the trace) must remove what this run wrote, write no database row, and end the process by
+  // the signal. In a child process, since the signal takes its default effect.
+  for (int interrupt_after = 1; interrupt_after <= 2; ++interrupt_after) {
+    TempDir out("interrupted_outputs");
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      RunOutputRequest request;
+      request.spec = &n300();
+      request.graph = graph_;
+      request.info.model = "tiny-mlp";
+      request.info.graph = graph_->name();
+      request.info.device = "n300";
+      request.info.batch = graph_->batch();
+      request.info.wormsim_version = "test";
+      request.runs = {{run_, traffic_}};
+      request.csv_path = out / "ops.csv";
+      request.trace_json_path = out / "trace.json";
+      request.ttnn_report_dir = out / "ttnn";
+      request.db_path = out / "wormsim.db";
+      int outputs = 0;
+      request.after_each_output = [&] {
+        if (++outputs == interrupt_after) ::raise(SIGINT);
+      };
+      try {
+        write_run_outputs(request);
+      } catch (...) {
+        _exit(3);
+      }
+      _exit(0);  // the signal was lost
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "after output " << interrupt_after << ": exit status "
+                                     << (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    EXPECT_EQ(WTERMSIG(status), SIGINT);
+    for (const auto& entry : std::filesystem::directory_iterator(out.path()))
+      ADD_FAILURE() << "left behind after output " << interrupt_after << ": " << entry.path();
+  }
 }
 
 TEST_F(RealRun, QueryCommandReadsTheDatabase) {

@@ -703,6 +703,27 @@ TEST(Conv2dTest, PointwiseConvOnItsOwnShardRunsAsAMatmul) {
   EXPECT_FALSE(run(padded, tile_input, false).first);
 }
 
+TEST(Conv2dTest, BlockShardedPointwiseConvMulticastsItsShards) {
+  // Block sharded, the matmul path multicasts each core's channel slice of the act straight from
+  // its input shard along the grid row (no gather into a row-major buffer, no tilize).
+  Conv2dOptions o;
+  o.window = window(4, 32, 24, 1, 1, {0});  // 3072 rows: 768 (24 tiles) per grid row
+  o.shard_layout = ConvShardLayout::Block;
+  const TensorSpec weight = tiled({1, 1, 128, 256});
+  auto run = [&](const TensorSpec& input) {
+    const Conv2dOp op(o);
+    OpResult r = run_isolated(n300(), op, {input, weight}, {false, 0});
+    return std::make_pair(op.plan().act_in_place, r);
+  };
+  const auto [in_place, matmul] = run(sticks(3072, 128, "block:4x4", Layout::Tile));
+  const auto [conv_path, conv] = run(sticks(3072, 128, "block:4x4"));
+  EXPECT_TRUE(in_place);
+  EXPECT_FALSE(conv_path);
+  EXPECT_LT(matmul.record.timing.noc_bytes, conv.record.timing.noc_bytes);
+  EXPECT_LT(matmul.record.timing.kernel_duration(), conv.record.timing.kernel_duration());
+  EXPECT_EQ(matmul.record.timing.core_count, 16u);
+}
+
 TEST(Conv2dTest, HigherFidelityTakesLonger) {
   auto duration = [](arch::MathFidelity fidelity) {
     Conv2dOptions o;

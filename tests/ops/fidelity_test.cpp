@@ -562,9 +562,9 @@ TEST(Pcc, SpecialCasesFollowCompPcc) {
 }
 
 TEST(Pcc, LargeVectorsSummedInChunksMatchOneLongSum) {
-  // Above 64 Ki values the sums are taken per chunk on several threads; the result must match a
-  // plain long double two-pass sum. The special cases must also see every chunk: one NaN or one
-  // non-zero far from the start changes the answer.
+  // The sums are taken per 16 Ki-value chunk (on several threads from 4 chunks on); the result must
+  // match a plain long double two-pass sum. The special cases must also see every chunk: one NaN or
+  // one non-zero far from the start changes the answer.
   const std::size_t count = 300'001;
   std::vector<float> g = random_floats(count, 121), c = random_floats(count, 122);
   for (std::size_t i = 0; i < count; ++i) c[i] = 0.8f * g[i] + 0.6f * c[i] + 5.0f;

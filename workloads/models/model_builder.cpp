@@ -210,6 +210,7 @@ std::vector<TensorId> ModelBuilder::resolved(const std::vector<TensorId>& tensor
 bool ModelBuilder::spill_held_tensors(const std::string& group) {
   bool moved = false;
   for (TensorId& id : held_) {
+    id = resolve(id);  // held twice: the first entry spilled it already
     const TensorSpec& s = spec(id);
     if (!s.memory_config().is_l1()) continue;
     const TensorId copy =
@@ -386,7 +387,8 @@ FeatureMap ModelBuilder::conv(const std::string& name, const FeatureMap& x,
         TensorSpec(Shape({1, 1, x.batch * rows * x.width, x.channels}), s.data_type(), s.layout());
     json p = conv_params(x, rows, out_channels, c, band.pad_top, band.pad_bottom, group);
     p["output_memory"] = "dram";
-    return accepts_specs("conv2d", band_specs, p, inputs);
+    // The bands read a DRAM copy: a held original of the input still occupies L1 beside them.
+    return accepts_specs("conv2d", band_specs, p, {inputs.begin() + 1, inputs.end()});
   };
   auto find_bands = [&] {
     for (std::uint32_t count = 2; count <= out.height; ++count) {

@@ -169,7 +169,8 @@ class ModelBuilder {
                      std::uint32_t heads, std::uint32_t kv_heads, double scale,
                      const std::string& group, std::optional<TensorId> mask = std::nullopt);
 
-  const ops::TensorSpec& spec(TensorId id) const { return graph_.spec(id); }
+  // The spec readers of `id` see (its DRAM copy's, once spilled).
+  const ops::TensorSpec& spec(TensorId id) const { return graph_.spec(resolve(id)); }
   // Whether `op` accepts these inputs and params: its output_specs() succeeds and a dry run of
   // its placement (held tensors, inputs, outputs, then its circular buffers) fits a core's L1.
   // The zoo asks before choosing a default placement: TT-NN's L1-sharded output, else DRAM.
