@@ -31,12 +31,7 @@ bool is_known_unary(const std::string& op) {
   return false;
 }
 
-namespace {
-
-using UnaryFunction = float (*)(float);
-
-// The function an op name stands for, looked up once per tensor rather than per value.
-UnaryFunction exact_function(const std::string& op) {
+UnaryFunction exact_unary_function(const std::string& op) {
   if (op == "gelu") return gelu_erf;
   if (op == "relu") return [](float x) { return x > 0.0f ? x : 0.0f; };
   if (op == "silu") return [](float x) { return x / (1.0f + std::exp(-x)); };
@@ -54,6 +49,8 @@ UnaryFunction exact_function(const std::string& op) {
               "identity, square, abs, log");
 }
 
+namespace {
+
 void apply(UnaryFunction f, std::vector<float>& values) {
   sim::run_ranges(values.size(), sim::kParallelValues, [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) values[i] = f(values[i]);
@@ -62,14 +59,14 @@ void apply(UnaryFunction f, std::vector<float>& values) {
 
 }  // namespace
 
-float unary_exact(const std::string& op, float x) { return exact_function(op)(x); }
+float unary_exact(const std::string& op, float x) { return exact_unary_function(op)(x); }
 
 void apply_unary(const std::string& op, std::vector<float>& values, bool approx) {
-  apply(op == "gelu" && approx ? gelu_tanh : exact_function(op), values);
+  apply(op == "gelu" && approx ? gelu_tanh : exact_unary_function(op), values);
 }
 
 void apply_unary_exact(const std::string& op, std::vector<float>& values) {
-  apply(exact_function(op), values);
+  apply(exact_unary_function(op), values);
 }
 
 }  // namespace wormsim::ops

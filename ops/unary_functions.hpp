@@ -14,5 +14,9 @@ void apply_unary(const std::string& op, std::vector<float>& values, bool approx)
 // Reference version: the exact function in fp32.
 void apply_unary_exact(const std::string& op, std::vector<float>& values);
 float unary_exact(const std::string& op, float x);
+// The exact function itself, looked up once for a loop over many values (throws like unary_exact
+// for an unknown name).
+using UnaryFunction = float (*)(float);
+UnaryFunction exact_unary_function(const std::string& op);
 
 }  // namespace wormsim::ops

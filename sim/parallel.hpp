@@ -5,6 +5,7 @@
 #include <exception>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace wormsim::sim {
@@ -43,17 +44,23 @@ void run_shares(std::size_t shares, Share&& share) {
 // costs more than it saves).
 inline constexpr std::size_t kParallelValues = std::size_t{1} << 16;
 
-// Calls range(begin, end) on contiguous pieces that cover [0, count): one piece per hardware
-// thread when count >= min_parallel, else the whole range on this thread. For element-wise work
-// whose result does not depend on how it is split.
+// The machine's hardware threads (at least 1).
+inline std::size_t hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+// Calls range(begin, end) on `pieces` contiguous pieces that cover [0, count), piece t being
+// [count * t / pieces, count * (t + 1) / pieces), each on a thread of its own (run_shares).
+// At most `count` pieces, so none is empty (one, [0, 0), when count is 0).
+template <class Range>
+void run_pieces(std::size_t count, std::size_t pieces, Range&& range) {
+  const std::size_t n = std::clamp<std::size_t>(pieces, 1, std::max<std::size_t>(count, 1));
+  run_shares(n, [&](std::size_t t) { range(count * t / n, count * (t + 1) / n); });
+}
+
+// run_pieces with one piece per hardware thread when count >= min_parallel, else the whole
+// range on this thread. For element-wise work whose result does not depend on how it is split.
 template <class Range>
 void run_ranges(std::size_t count, std::size_t min_parallel, Range&& range) {
-  const std::size_t threads =
-      count < min_parallel || count < 2
-          ? 1
-          : std::min<std::size_t>(count, std::max(1u, std::thread::hardware_concurrency()));
-  run_shares(threads,
-             [&](std::size_t t) { range(count * t / threads, count * (t + 1) / threads); });
+  run_pieces(count, count < min_parallel ? 1 : hardware_threads(), std::forward<Range>(range));
 }
 
 }  // namespace wormsim::sim

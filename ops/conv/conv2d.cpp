@@ -486,10 +486,11 @@ std::vector<Tensor> Conv2dOp::compute(const std::vector<Tensor>& inputs,
       direct_conv2d(w, xg, in_width, c_in, wg, w_width, c_out, options_.groups, bias_golden, n));
   golden->resize(m * n, 0.0f);
   if (!options_.activation.empty()) {
+    const UnaryFunction activation = exact_unary_function(options_.activation);
     for (std::size_t r = 0; r < out_sticks; ++r) {
       for (std::uint32_t co = 0; co < c_out; ++co) {
         float& v = (*golden)[r * n + co];
-        v = unary_exact(options_.activation, v);
+        v = activation(v);
       }
     }
   }

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <thread>
 
 #include "sim/error.hpp"
 #include "sim/parallel.hpp"
@@ -18,9 +17,6 @@
 
 namespace wormsim::ops::numerics {
 namespace {
-
-// Below this many multiply-adds one thread does the whole product (thread start-up dominates).
-constexpr std::size_t kParallelMacs = std::size_t{1} << 22;
 
 // The kernel's helpers are always inlined, so passing vectors by value never crosses an ABI
 // boundary; GCC warns about the declarations regardless (at the end of the file, so the
@@ -338,14 +334,8 @@ void bf16_dst_product(const Bf16DstProduct& g) {
   const std::size_t rows = block_rows(g.isa);
   const std::size_t blocks = (g.m + rows - 1) / rows;
   const std::size_t macs = g.m * g.n * g.kb * g.in0.size();
-  const std::size_t threads =
-      macs < kParallelMacs
-          ? 1
-          : std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, blocks);
-  // Thread w owns row blocks [blocks * w / threads, blocks * (w + 1) / threads).
-  sim::run_shares(threads, [&](std::size_t w) {
-    row_blocks(g, blocks * w / threads, blocks * (w + 1) / threads);
-  });
+  sim::run_pieces(blocks, macs < kParallelMacs ? 1 : sim::hardware_threads(),
+                  [&](std::size_t first, std::size_t last) { row_blocks(g, first, last); });
 }
 
 }  // namespace wormsim::ops::numerics

@@ -20,6 +20,9 @@ namespace wormsim::ops::numerics {
 
 inline constexpr std::size_t kTileK = 32;   // K depth of one tile product
 inline constexpr std::size_t kMvmulK = 16;  // K depth of one MVMUL
+// Below this many multiply-adds a product runs on one thread (thread start-up dominates); the
+// BF16-Dst kernel and the split BLAS products share it.
+inline constexpr std::size_t kParallelMacs = std::size_t{1} << 22;
 
 // One K block of C += sum over terms of in0_t @ in1_t, rounding Dst to BF16 after every MVMUL.
 struct Bf16DstProduct {

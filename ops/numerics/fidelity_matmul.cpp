@@ -137,9 +137,6 @@ void check_size(std::span<const float> values, std::size_t expected, const char*
   }
 }
 
-// Below this many multiply-adds one thread does the whole product (thread start-up dominates).
-constexpr std::size_t kParallelGemmMacs = std::size_t{1} << 22;
-
 // Threads wormsim splits large products over (0: OpenBLAS threads them itself), and the thread
 // count OpenBLAS had before wormsim took over (restored by split_gemms_over_threads(0)).
 std::atomic<std::size_t> own_gemm_threads{0};
@@ -150,11 +147,8 @@ std::atomic<int> blas_threads_before_split{0};
 void blas_gemm(const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
                std::size_t ldc, std::size_t m, std::size_t n, std::size_t k, float beta) {
   const std::size_t own = own_gemm_threads.load(std::memory_order_relaxed);
-  const std::size_t shares =
-      own == 0 || m * n * k < kParallelGemmMacs ? 1 : std::clamp<std::size_t>(own, 1, m);
-  sim::run_shares(shares, [&](std::size_t w) {
-    const std::size_t r0 = m * w / shares, r1 = m * (w + 1) / shares;
-    if (r1 == r0) return;
+  const std::size_t shares = own == 0 || m * n * k < kParallelMacs ? 1 : own;
+  sim::run_pieces(m, shares, [&](std::size_t r0, std::size_t r1) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<blasint>(r1 - r0),
                 static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a + r0 * lda,
                 static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c + r0 * ldc,

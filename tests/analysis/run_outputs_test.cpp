@@ -58,6 +58,12 @@ class RealRun : public ::testing::Test {
     run_ = new workloads::GraphRun(workloads::run_graph(*device_, *graph_, options));
     traffic_ = new RunTraffic(traffic.finish_run());
 
+    RunOutputRequest request = request_writing_to(*dir_);
+    request.report = &report_;
+    result_ = new RunOutputResult(write_run_outputs(request));
+  }
+  // Every output of the suite's run (CSV, database, trace, ttnn report) into `dir`.
+  static RunOutputRequest request_writing_to(const TempDir& dir) {
     RunOutputRequest request;
     request.spec = &n300();
     request.graph = graph_;
@@ -70,12 +76,11 @@ class RealRun : public ::testing::Test {
     request.info.config = {{"model", "tiny-mlp"}};
     request.runs = {{run_, traffic_}};
     request.engine = &device_->engine();
-    request.csv_path = *dir_ / "ops.csv";
-    request.db_path = *dir_ / "wormsim.db";
-    request.trace_json_path = *dir_ / "trace.json";
-    request.ttnn_report_dir = *dir_ / "ttnn";
-    request.report = &report_;
-    result_ = new RunOutputResult(write_run_outputs(request));
+    request.csv_path = dir / "ops.csv";
+    request.db_path = dir / "wormsim.db";
+    request.trace_json_path = dir / "trace.json";
+    request.ttnn_report_dir = dir / "ttnn";
+    return request;
   }
   static void TearDownTestSuite() {
     delete result_;
@@ -183,19 +188,7 @@ TEST_F(RealRun, AnInterruptBetweenTwoOutputsRemovesTheOnesAlreadyWritten) {
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      RunOutputRequest request;
-      request.spec = &n300();
-      request.graph = graph_;
-      request.info.model = "tiny-mlp";
-      request.info.graph = graph_->name();
-      request.info.device = "n300";
-      request.info.batch = graph_->batch();
-      request.info.wormsim_version = "test";
-      request.runs = {{run_, traffic_}};
-      request.csv_path = out / "ops.csv";
-      request.trace_json_path = out / "trace.json";
-      request.ttnn_report_dir = out / "ttnn";
-      request.db_path = out / "wormsim.db";
+      RunOutputRequest request = request_writing_to(out);
       int outputs = 0;
       request.after_each_output = [&] {
         if (++outputs == interrupt_after) ::raise(SIGINT);
