@@ -802,21 +802,29 @@ TEST(Conv2dTest, RejectsBadParameters) {
       {"no_such_op"});
 }
 
-TEST(Conv2dTest, CliRunsTheExampleJson) {
-  const std::string command = std::string(WORMSIM_BINARY) + " op --json " + WORMSIM_TEST_DATA_DIR +
-                              "/ops/conv2d_example.json --format json";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
-  ASSERT_EQ(pclose(pipe), 0) << output;
-  const nlohmann::json result = nlohmann::json::parse(output);
-  EXPECT_EQ(result["op_code"], "OptimizedConvNew");
-  EXPECT_GE(result["pcc"].get<double>(), 0.999);
-  EXPECT_GT(result["device_kernel_duration_ns"].get<double>(),
-            result["pm_compute_ns"].get<double>());
-  EXPECT_EQ(result["outputs"][0]["shape"], nlohmann::json({1, 1, 3136, 64}));
+TEST(Conv2dTest, CliRunsTheExampleJsons) {
+  // conv2d_example.json: a 3x3 conv; conv2d_pointwise_example.json: a ResNet-50 layer1 1x1 conv
+  // on its height-sharded TILE input (the matmul path, docs/accuracy.md).
+  const std::pair<const char*, nlohmann::json> examples[] = {
+      {"conv2d_example.json", {1, 1, 3136, 64}},
+      {"conv2d_pointwise_example.json", {1, 1, 50176, 256}}};
+  for (const auto& [file, shape] : examples) {
+    const std::string command = std::string(WORMSIM_BINARY) + " op --json " +
+                                WORMSIM_TEST_DATA_DIR + "/ops/" + file + " --format json";
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    char buffer[4096];
+    while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
+    ASSERT_EQ(pclose(pipe), 0) << file << ": " << output;
+    const nlohmann::json result = nlohmann::json::parse(output);
+    EXPECT_EQ(result["op_code"], "OptimizedConvNew") << file;
+    EXPECT_GE(result["pcc"].get<double>(), 0.999) << file;
+    EXPECT_GT(result["device_kernel_duration_ns"].get<double>(),
+              result["pm_compute_ns"].get<double>())
+        << file;
+    EXPECT_EQ(result["outputs"][0]["shape"], shape) << file;
+  }
 }
 
 // ---- pools ----------------------------------------------------------------------------------
