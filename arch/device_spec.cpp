@@ -301,6 +301,39 @@ std::map<std::string, std::uint32_t> read_cycle_map(ObjectReader& parent, const 
   return out;
 }
 
+// Tilize cycles by input format, then output format: [16-bit Dst, fp32 Dst].
+std::map<std::string, std::map<std::string, std::array<std::uint32_t, 2>>> read_tilize_cycles(
+    ObjectReader& parent) {
+  ObjectReader by_input = parent.section("tilize_tile_cycles");
+  const ErrorSink& err = by_input.errors();
+  const auto& formats = tile_format_names();
+  auto check_format = [&](const std::string& name, const std::string& path) {
+    if (std::find(formats.begin(), formats.end(), name) == formats.end()) {
+      err.fail(path,
+               "unknown data format " + in_quotes(name) + "; use one of " + join(formats, ", "));
+    }
+  };
+  std::map<std::string, std::map<std::string, std::array<std::uint32_t, 2>>> out;
+  for (const std::string& in : by_input.keys()) {
+    check_format(in, by_input.child_path(in));
+    ObjectReader by_output = by_input.section(in);
+    for (const std::string& to : by_output.keys()) {
+      const std::string path = by_output.child_path(to) + "/value";
+      check_format(to, by_output.child_path(to));
+      const json& v = by_output.leaf(to);
+      expect_array(v, path, err);
+      if (v.size() != 2) {
+        err.fail(path, "has " + std::to_string(v.size()) +
+                           " entries; give 2: cycles with a 16-bit Dst, then with an fp32 Dst");
+      }
+      out[in][to] = {to_positive_u32(v[0], path + "/0", err),
+                     to_positive_u32(v[1], path + "/1", err)};
+    }
+    by_output.reject_unknown_keys();
+  }
+  return out;
+}
+
 void require_formats(const std::map<std::string, std::uint32_t>& cycles, const std::string& path,
                      const ErrorSink& err) {
   const auto& formats = tile_format_names();
@@ -534,6 +567,7 @@ void read_compute(ObjectReader& top, DeviceSpec& spec) {
       to_u32(compute.leaf("kernel_launch_cycles"), "/compute/kernel_launch_cycles/value", err);
   c.sfpu_tile_cycles = read_cycle_map(compute, "sfpu_tile_cycles", "SFPU op");
   require_op_names(c.sfpu_tile_cycles, "/compute/sfpu_tile_cycles", err);
+  c.tilize_tile_cycles = read_tilize_cycles(compute);
   compute.reject_unknown_keys();
 
   if (c.dst_tiles_fp32 > c.dst_tiles_bf16) {

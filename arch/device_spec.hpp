@@ -92,6 +92,8 @@ struct ComputeSpec {
   std::uint32_t dst_reload_overhead_cycles{0};        // per tile reloaded into Dst, beyond unpacking it
   std::uint32_t kernel_launch_cycles{0};              // firmware start -> kernel start
   std::map<std::string, std::uint32_t> sfpu_tile_cycles;    // by unary op name
+  // Measured cycles to tilize one tile, by input then output format: {16-bit Dst, fp32 Dst}.
+  std::map<std::string, std::map<std::string, std::array<std::uint32_t, 2>>> tilize_tile_cycles;
 };
 
 struct EthernetLinkSpec {

@@ -114,6 +114,7 @@ json compute_json(const ComputeSpec& c) {
       {"block_overhead_cycles", c.block_overhead_cycles},
       {"kernel_launch_cycles", c.kernel_launch_cycles},
       {"sfpu_tile_cycles", c.sfpu_tile_cycles},
+      {"tilize_tile_cycles", c.tilize_tile_cycles},
   };
 }
 

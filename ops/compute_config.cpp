@@ -63,6 +63,16 @@ std::uint32_t pack_tile_cycles(const arch::DeviceSpec& spec, DataType type) {
   return lookup(spec.compute.pack_tile_cycles, spec_format_key(type), "/compute/pack_tile_cycles");
 }
 
+std::uint32_t tilize_tile_cycles(const arch::DeviceSpec& spec, DataType in, DataType out,
+                                 bool fp32_dest_acc) {
+  const auto& by_input = spec.compute.tilize_tile_cycles;
+  if (auto i = by_input.find(spec_format_key(in)); i != by_input.end()) {
+    if (auto o = i->second.find(spec_format_key(out)); o != i->second.end())
+      return o->second[fp32_dest_acc ? 1 : 0];
+  }
+  return unpack_tile_cycles(spec, in) + pack_tile_cycles(spec, out);
+}
+
 std::uint32_t sfpu_tile_cycles(const arch::DeviceSpec& spec, const std::string& op) {
   return lookup(spec.compute.sfpu_tile_cycles, op, "/compute/sfpu_tile_cycles");
 }

@@ -25,6 +25,10 @@ arch::MathFidelity parse_math_fidelity(std::string_view text);
 // Per-tile costs of the compute pipeline from the device spec, by number format.
 std::uint32_t unpack_tile_cycles(const arch::DeviceSpec& spec, DataType type);
 std::uint32_t pack_tile_cycles(const arch::DeviceSpec& spec, DataType type);
+// Cycles the compute kernel spends tilizing one row-major tile of `in` into a tile of `out`: the
+// spec's measured table, or (for a pair it lacks) unpack then pack, the serial upper bound.
+std::uint32_t tilize_tile_cycles(const arch::DeviceSpec& spec, DataType in, DataType out,
+                                 bool fp32_dest_acc);
 // SFPU cost of a unary op on one tile; throws wormsim::Error naming the op if the spec lacks it.
 std::uint32_t sfpu_tile_cycles(const arch::DeviceSpec& spec, const std::string& op);
 // Cycles of one K step of a matmul subblock (sh x sw output tiles): the matrix unit's tile

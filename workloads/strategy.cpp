@@ -226,7 +226,20 @@ std::string try_attempt(const arch::DeviceSpec& device, const GraphNode& node,
 json with_placement(const GraphNode& node, const Placement& p) {
   json params = node.params.is_object() ? node.params : json::object();
   params["output_memory"] = p.memory;
-  if (is_window_op(node.op)) return params;  // their "grid" is the op's core grid
+  if (is_window_op(node.op)) {
+    // A window op runs sharded like its input, in L1 or DRAM; a sharded request names the
+    // op's shard layout and core grid instead (its input is resharded to match).
+    const std::string prefix = "l1-";
+    const std::string suffix = "-sharded";
+    if (p.memory.starts_with(prefix) && p.memory.ends_with(suffix) &&
+        p.memory.size() > prefix.size() + suffix.size()) {
+      params["output_memory"] = "l1";
+      params["shard_layout"] =
+          p.memory.substr(prefix.size(), p.memory.size() - prefix.size() - suffix.size());
+      if (p.grid_x != 0 && p.grid_y != 0) params["grid"] = {p.grid_x, p.grid_y};
+    }
+    return params;
+  }
   params.erase("grid");
   if (p.grid_x != 0 && p.grid_y != 0) params["grid"] = {p.grid_x, p.grid_y};
   // A placement without a program config means an automatic one, not the model's.

@@ -58,6 +58,30 @@ std::uint32_t gather_segments(const SlidingWindow& w, bool block, std::uint32_t 
   return segments;
 }
 
+// tt-metal's split-reader choice (is_split_reader_viable in conv2d_utils.cpp): always for block
+// sharding; for height sharding when half the act reads plus the longer of weights and tilize
+// beat the serial act reads plus tilize, or the weights. The three times here are wormsim's own
+// estimates of one K block, from the same spec constants the kernels are timed with.
+bool split_reader_pays(const ConvPlan& plan, DataType weight_type, bool fp32_dest_acc,
+                       const arch::DeviceSpec& device) {
+  if (plan.act_block_h < 2 || plan.act_in_place) return false;
+  if (plan.block) return true;
+  const arch::NocSpec& noc = device.noc;
+  const ConvKBlock& kb = plan.k_blocks.front();
+  const double rows = static_cast<double>(plan.act_block_h) * kTileHeight;
+  const double act_bytes = rows * kb.count * element_bytes(plan.halo->stick_type);
+  const double act = std::max(rows * kb.gather_segments * noc.request_issue_cycles,
+                              act_bytes / noc.link_bytes_per_cycle);
+  const double weight_bytes =
+      static_cast<double>(plan.in0_block_w) * plan.per_core_N * tile_bytes(weight_type);
+  const double weights =
+      weight_bytes * (1.0 / noc.niu_inject_dram_bytes_per_cycle + 1.0 / noc.link_bytes_per_cycle);
+  const double tilize =
+      static_cast<double>(plan.act_block_h) * plan.in0_block_w *
+      tilize_tile_cycles(device, plan.halo->stick_type, plan.act_type, fp32_dest_acc);
+  return act / 2 + std::max(weights, tilize) < std::max(act + tilize, weights);
+}
+
 std::vector<std::uint32_t> divisors_descending(std::uint32_t n) {
   std::vector<std::uint32_t> out;
   for (std::uint32_t d = n; d >= 1; --d) {
@@ -205,6 +229,7 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
   // Output spec.
   const DataType out_type = options_.output_dtype.value_or(
       is_block_float(input.data_type()) ? DataType::BFloat16 : input.data_type());
+  plan.act_type = plan.act_in_place ? input.data_type() : out_type;
   const Shape out_shape({1, 1, static_cast<std::uint32_t>(w.output_sticks()), c_out});
   MemoryConfig out_memory;
   if (!options_.output_in_dram) {
@@ -239,7 +264,7 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
   const std::uint64_t tensors =
       l1_bytes_per_core(input, device) + l1_bytes_per_core(output, device);
   const std::uint64_t budget = budget_total > tensors ? budget_total - tensors : 0;
-  const DataType act_type = plan.act_in_place ? input.data_type() : halo.stick_type;
+  const DataType act_type = plan.act_type;
   const DataType interm = options_.compute.fp32_dest_acc_en ? DataType::Float32 : out_type;
   const DataType bias_type = has_bias_ ? inputs[2].data_type() : DataType::BFloat16;
   // The halo buffer and the untilized input (none on the matmul path).
@@ -273,9 +298,24 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
       const auto [sh, sw] = choose_subblock(abh, plan.per_core_N, dst);
       for (bool resident : {true, false}) {
         const std::uint64_t act_block = static_cast<std::uint64_t>(abh) * bw * tile_bytes(act_type);
-        std::uint64_t need = fixed + aligned(2 * act_block, device);
-        if (plan.block && !plan.act_in_place)
-          need += 2 * aligned(static_cast<std::uint64_t>(chunks) * act_block, device);
+        // tt-metal's act CB: one act block, two with enable_act_double_buffer (the matmul
+        // path's stays at two: wormsim keeps a copy of the shard there, a conservative L1 count).
+        const std::uint64_t act_blocks = options_.act_double_buffer || plan.act_in_place ? 2 : 1;
+        std::uint64_t need = 0;
+        if (!plan.block && !plan.act_in_place) {
+          // The row-major act CB the readers fill, and the block the compute kernel tilizes.
+          const std::uint64_t row_major =
+              static_cast<std::uint64_t>(abh) * bw * tile_bytes(halo.stick_type);
+          need = fixed + aligned(act_blocks * row_major, device) + aligned(act_block, device);
+        } else {
+          need = fixed + aligned(act_blocks * act_block, device);
+        }
+        if (plan.block && !plan.act_in_place) {
+          // The own slice gathered row-major, then tilized for the multicast.
+          const std::uint64_t slice_tiles = static_cast<std::uint64_t>(chunks) * abh * bw;
+          need += aligned(slice_tiles * tile_bytes(halo.stick_type), device) +
+                  aligned(slice_tiles * tile_bytes(act_type), device);
+        }
         const std::uint64_t w_block =
             static_cast<std::uint64_t>(bw) * plan.per_core_N * tile_bytes(weight.data_type());
         need += aligned((resident ? nb : 2) * w_block, device);
@@ -316,6 +356,8 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
       plan.k_blocks.push_back(kb);
     }
   }
+  plan.split_reader =
+      split_reader_pays(plan, weight.data_type(), options_.compute.fp32_dest_acc_en, device);
   plan_ = std::move(plan);
   return {output};
 }
@@ -424,7 +466,7 @@ std::vector<Tensor> Conv2dOp::compute(const std::vector<Tensor>& inputs,
   num.fp32_dest_acc = options_.compute.fp32_dest_acc_en;
   num.packer_l1_acc = options_.compute.packer_l1_acc;
   num.in0_block_w = p.in0_block_w;
-  num.in0_dtype = p.halo->stick_type;
+  num.in0_dtype = p.act_type;
   num.in1_dtype = weight.spec().data_type();
   const bool epilogue = has_bias_ || !options_.activation.empty();
   num.output_dtype = epilogue ? DataType::Float32 : out_spec.data_type();

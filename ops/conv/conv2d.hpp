@@ -46,6 +46,9 @@ struct Conv2dOptions {
   std::uint32_t grid_x{0};               // grid for an interleaved input (0: the worker grid)
   std::uint32_t grid_y{0};
   std::uint32_t act_block_h_ntiles{0};  // 0: the largest divisor of per-core M that fits L1
+  // TT-NN's enable_act_double_buffer (default off): two act blocks in the act CB, so the readers
+  // gather the next block while the compute kernel tilizes this one.
+  bool act_double_buffer{false};
 };
 
 // One K block of the device's im2col matrix: a contiguous range of one "K sequence" (height
@@ -71,15 +74,26 @@ struct ConvPlan {
   std::uint32_t subblock_h{1};
   std::uint32_t subblock_w{1};
   bool weights_resident{false};  // every K block's weights stay in L1 for all act blocks
+  // tt-metal's split reader: the weights RISC (BRISC) gathers the second part of every act
+  // block's rows too, before its weight block (see split_reader_pays in conv2d.cpp).
+  bool split_reader{false};
   // tt-metal's matmul path of a 1x1 conv (see runs_on_its_input_shard in conv2d.cpp): the input
   // shard is the act operand as it is, so there is no halo, window gather or tilize.
   bool act_in_place{false};
+  // Tile format of the matmul's in0 (act) blocks: the input shard's own on the matmul path;
+  // else the conv's output dtype, since tt-metal's conv tilizes the gathered row-major act block
+  // into the output's format (tilized_act_df in conv2d_op_sharded_program_factory.cpp).
+  DataType act_type{DataType::BFloat16};
   std::uint32_t channels_per_slice{0};
   std::vector<ConvKBlock> k_blocks;
   std::optional<HaloPlan> halo;
   std::uint64_t cb_bytes_per_core{0};
   std::uint32_t num_k_blocks() const { return static_cast<std::uint32_t>(k_blocks.size()); }
   std::uint32_t num_act_blocks() const { return per_core_M / act_block_h; }
+  // Act block tile rows the act RISC (NCRISC) gathers; the rest go to BRISC with a split reader.
+  std::uint32_t first_reader_tile_rows() const {
+    return split_reader ? (act_block_h + 1) / 2 : act_block_h;
+  }
 };
 
 class Conv2dOp : public Operation {

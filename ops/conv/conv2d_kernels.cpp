@@ -7,13 +7,18 @@
 //                   contiguous run, reader_conv_activations_padded_with_halo*) into the act CB.
 //                   Block sharding: the core owning a K block's channel slice multicasts the
 //                   tilized block to its grid row (act mcast sender/receiver semaphores).
+//                   With a split reader (ConvPlan::split_reader) it gathers only the first
+//                   half of each act block's rows.
 //   BRISC  (NoC0) - its share of the halo sends, then the weights: the first core of each weight
 //                   group (all cores: height; a grid column: block) reads each K block's weight
 //                   tiles from DRAM and multicasts them (reader_writer_tiled_out_1d/2d_mcast_
 //                   sender/receiver_conv_weights*); weights stay resident when all K blocks fit
 //                   L1, else they are resent per act block. A DRAM output is written here too.
+//                   With a split reader it first gathers the second half of each act block's
+//                   rows (tt-metal's second act CB), before that block's weights.
 //   TRISC          - untilizes a TILE input for the halo, then per act block and K block tilizes
-//                   the row-major act block (conv_bmm_tilize) and runs the matmul block:
+//                   the row-major act block into the output's format (conv_bmm_tilize,
+//                   /compute/tilize_tile_cycles) and runs the matmul block:
 //                   in0_block_w x (subblock tiles x matmul_tile_cycles[fidelity] + inner-step
 //                   overhead) per subblock, spill/reload of partials between K blocks, and the
 //                   bias add, activation and pack on the last K block.
@@ -74,6 +79,8 @@ struct CoreCbs {
   HaloCbs halo;
   sim::CircularBuffer* in0{nullptr};
   sim::CircularBuffer* act_own{nullptr};    // block: own slice gathered, row-major
+  sim::CircularBuffer* act_second{nullptr};      // split reader, height: BRISC's rows
+  sim::CircularBuffer* act_own_second{nullptr};  // split reader, block: BRISC's rows
   sim::CircularBuffer* act_tiled{nullptr};  // block: own slice tilized, to multicast
   sim::CircularBuffer* weights{nullptr};
   sim::CircularBuffer* bias{nullptr};
@@ -97,11 +104,10 @@ BlockCost block_cost(const ConvRun& run, const arch::DeviceSpec& spec) {
   BlockCost cost;
   cost.subblock_tiles = p.subblock_h * p.subblock_w;
   cost.subblocks = (p.act_block_h / p.subblock_h) * (p.per_core_N / p.subblock_w);
-  cost.tilize =
-      p.act_in_place
-          ? 0
-          : static_cast<Cycle>(run.act_tiles()) *
-                (unpack_tile_cycles(spec, run.act_type) + pack_tile_cycles(spec, run.act_type));
+  cost.tilize = p.act_in_place ? 0
+                               : static_cast<Cycle>(run.act_tiles()) *
+                                     tilize_tile_cycles(spec, run.plan.halo->stick_type,
+                                                        run.act_type, cc.fp32_dest_acc_en);
   cost.per_subblock_math = static_cast<Cycle>(p.in0_block_w) *
                            matmul_k_step_cycles(spec, cc.math_fidelity, p.subblock_h, p.subblock_w,
                                                 run.act_type, run.weight_type);
@@ -124,6 +130,53 @@ std::uint64_t real_rows(const ConvRun& run, std::size_t i, std::uint32_t a) {
   const std::uint64_t first = a * block_rows;
   const std::uint64_t rows = run.rows_of(i);
   return first >= rows ? 0 : std::min(block_rows, rows - first);
+}
+
+// Rows of act block `a` of core i that reader 0 (NCRISC) or 1 (BRISC, split reader) gathers.
+std::uint64_t reader_rows(const ConvRun& run, std::size_t i, std::uint32_t a, int reader) {
+  const std::uint64_t rows = real_rows(run, i, a);
+  const std::uint64_t first = std::min<std::uint64_t>(
+      rows, static_cast<std::uint64_t>(run.plan.first_reader_tile_rows()) * kTileHeight);
+  return reader == 0 ? first : rows - first;
+}
+
+// Tiles of one K block of an act block that reader 0 or 1 fills.
+std::uint32_t reader_tiles(const ConvRun& run, int reader) {
+  const std::uint32_t first = run.plan.first_reader_tile_rows() * run.plan.in0_block_w;
+  return reader == 0 ? first : run.act_tiles() - first;
+}
+
+// Block sharding: one reader's rows of this core's own channel slice of act block `a`, gathered
+// row-major into `cb` for the compute kernel to tilize.
+Task gather_own_slice(ConvRun& run, std::size_t g, std::size_t i, std::uint32_t a, int reader,
+                      noc::NocPort& port, sim::CircularBuffer& cb) {
+  const ConvPlan& p = run.plan;
+  const std::uint64_t rows = reader_rows(run, i, a, reader);
+  std::uint64_t commands = 0;
+  std::uint64_t bytes = 0;
+  for (const ConvKBlock& kb : p.k_blocks) {
+    if (kb.sequence != g) continue;
+    commands += rows * kb.gather_segments;
+    bytes += rows * kb.count * run.element_bytes;
+  }
+  const std::uint32_t pages = p.chunks_per_sequence * reader_tiles(run, reader);
+  co_await cb.reserve_back(pages);
+  co_await read_local_runs(*run.program, port, run.core(g, i), commands, bytes);
+  cb.push_back(pages);
+}
+
+// Height sharding: one reader's rows of K block `kb` of act block `a`.
+Task gather_kernel_row(ConvRun& run, std::size_t g, std::size_t i, std::uint32_t a,
+                       const ConvKBlock& kb, int reader, noc::NocPort& port,
+                       sim::CircularBuffer& cb) {
+  const std::uint32_t pages = reader_tiles(run, reader);
+  co_await cb.reserve_back(pages);
+  if (!run.plan.act_in_place) {
+    const std::uint64_t rows = reader_rows(run, i, a, reader);
+    co_await read_local_runs(*run.program, port, run.core(g, i), rows * kb.gather_segments,
+                             rows * kb.count * run.element_bytes);
+  }
+  cb.push_back(pages);
 }
 
 // A multicast step of a sender/receiver group: the sender takes `ready` from every receiver,
@@ -167,29 +220,16 @@ Task act_reader(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& port, 
   const std::uint64_t block_bytes = static_cast<std::uint64_t>(tiles) * tile_bytes(run.act_type);
   std::int64_t valid_seen = 0;
   for (std::uint32_t a = 0; a < p.num_act_blocks(); ++a) {
-    const std::uint64_t rows = real_rows(run, i, a);
-    if (p.block && !p.act_in_place) {
-      // Every core gathers its own channel slice of the act block first, so the slices of a grid
-      // row are gathered in parallel before they are multicast in K order.
-      std::uint64_t commands = 0;
-      std::uint64_t bytes = 0;
-      for (const ConvKBlock& kb : p.k_blocks) {
-        if (kb.sequence != g) continue;
-        commands += rows * kb.gather_segments;
-        bytes += rows * kb.count * run.element_bytes;
-      }
-      co_await cbs.act_own->reserve_back(p.chunks_per_sequence * tiles);
-      co_await read_local_runs(program, port, self, commands, bytes);
-      cbs.act_own->push_back(p.chunks_per_sequence * tiles);
-    }
+    // Block sharding: every core gathers its own channel slice of the act block first, so the
+    // slices of a grid row are gathered in parallel before they are multicast in K order.
+    if (p.block && !p.act_in_place) co_await gather_own_slice(run, g, i, a, 0, port, *cbs.act_own);
     for (const ConvKBlock& kb : p.k_blocks) {
-      co_await cbs.in0->reserve_back(tiles);
       if (!p.block) {
-        if (!p.act_in_place) {
-          co_await read_local_runs(program, port, self, rows * kb.gather_segments,
-                                   rows * kb.count * run.element_bytes);
-        }
-      } else if (kb.sequence == g) {
+        co_await gather_kernel_row(run, g, i, a, kb, 0, port, *cbs.in0);
+        continue;
+      }
+      co_await cbs.in0->reserve_back(tiles);
+      if (kb.sequence == g) {
         // On the matmul path the block is already tilized in this core's input shard.
         if (!p.act_in_place) co_await cbs.act_tiled->wait_front(tiles);
         co_await multicast_to_group(program, self, run.act_groups[i], port, block_bytes,
@@ -255,8 +295,14 @@ Task weight_reader(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& por
   const auto nb = static_cast<std::uint64_t>(p.num_k_blocks());
   std::int64_t valid_seen = 0;
   const std::uint32_t passes = p.weights_resident ? 1 : p.num_act_blocks();
-  for (std::uint32_t a = 0; a < passes; ++a) {
+  for (std::uint32_t a = 0; a < p.num_act_blocks(); ++a) {
+    // With a split reader this RISC gathers its part of the act block before the weights.
+    if (p.split_reader && p.block)
+      co_await gather_own_slice(run, g, i, a, 1, port, *cbs.act_own_second);
     for (std::uint64_t kb = 0; kb < nb; ++kb) {
+      if (p.split_reader && !p.block)
+        co_await gather_kernel_row(run, g, i, a, p.k_blocks[kb], 1, port, *cbs.act_second);
+      if (a >= passes) continue;
       co_await cbs.weights->reserve_back(tiles);
       if (sender) {
         // This K block's share of the weight tensor's tile rows, this column's output tiles.
@@ -295,14 +341,29 @@ Task compute_kernel(ConvRun& run, std::size_t g, std::size_t i, CoreCbs cbs) {
     if (p.block && !p.act_in_place) {
       // Tilize this core's channel slice (all its K blocks) before the grid row multicasts it.
       const std::uint32_t own = p.chunks_per_sequence * tiles;
-      co_await cbs.act_own->wait_front(own);
+      const std::uint32_t first = p.chunks_per_sequence * reader_tiles(run, 0);
+      co_await cbs.act_own->wait_front(first);
+      if (p.split_reader) co_await cbs.act_own_second->wait_front(own - first);
       co_await program.compute(self, p.chunks_per_sequence * cost.tilize);
-      cbs.act_own->pop_front(own);
+      cbs.act_own->pop_front(first);
+      if (p.split_reader) cbs.act_own_second->pop_front(own - first);
       co_await cbs.act_tiled->reserve_back(own);
       cbs.act_tiled->push_back(own);
     }
     for (std::uint32_t kb = 0; kb < nb; ++kb) {
-      co_await cbs.in0->wait_front(tiles);
+      // Height sharding fills in0 with the act RISC's rows only; a split reader's go to act_second.
+      const std::uint32_t in0_tiles = p.block ? tiles : reader_tiles(run, 0);
+      co_await cbs.in0->wait_front(in0_tiles);
+      if (p.split_reader && !p.block) co_await cbs.act_second->wait_front(tiles - in0_tiles);
+      const bool tilizes_here = !p.block && !p.act_in_place;
+      if (tilizes_here) {
+        // Height sharding tilizes the row-major act into its own CB (act_tilized) before it
+        // waits for the weights, then frees the act CB, so the readers gather the next block
+        // during this block's matmul.
+        co_await program.compute(self, cost.tilize);
+        cbs.in0->pop_front(in0_tiles);
+        if (p.split_reader) cbs.act_second->pop_front(tiles - in0_tiles);
+      }
       if (p.weights_resident) {
         if (a == 0) co_await cbs.weights->wait_front((kb + 1) * w_tiles);
       } else {
@@ -311,7 +372,7 @@ Task compute_kernel(ConvRun& run, std::size_t g, std::size_t i, CoreCbs cbs) {
       const bool last = kb + 1 == nb;
       const bool reload = kb > 0 && !run.options.compute.packer_l1_acc;
       Cycle per_subblock = cost.per_subblock_math + (reload ? cost.per_subblock_reload : 0);
-      Cycle block_start = spec.compute.block_overhead_cycles + (p.block ? 0 : cost.tilize);
+      const Cycle block_start = spec.compute.block_overhead_cycles;
       if (!last) {
         per_subblock += cost.per_subblock_pack_partial;
         co_await program.compute(self, block_start + per_subblock * cost.subblocks);
@@ -327,7 +388,7 @@ Task compute_kernel(ConvRun& run, std::size_t g, std::size_t i, CoreCbs cbs) {
           cbs.out->push_back(cost.subblock_tiles);
         }
       }
-      cbs.in0->pop_front(tiles);
+      if (!tilizes_here) cbs.in0->pop_front(in0_tiles);
       if (!p.weights_resident) cbs.weights->pop_front(w_tiles);
     }
   }
@@ -351,7 +412,7 @@ void Conv2dOp::build(Program& program, const std::vector<TensorSpec>& inputs,
   }
   run->out = std::make_unique<TileLocator>(outputs[0], program.fabric());
   run->out_in_dram = !outputs[0].memory_config().is_l1() || !outputs[0].is_sharded();
-  run->act_type = run->plan.act_in_place ? inputs[0].data_type() : run->plan.halo->stick_type;
+  run->act_type = run->plan.act_type;
   run->element_bytes = element_bytes(run->plan.halo->stick_type);  // of a gathered stick value
   run->weight_type = inputs[1].data_type();
   run->out_type = outputs[0].data_type();
@@ -379,10 +440,30 @@ void Conv2dOp::build(Program& program, const std::vector<TensorSpec>& inputs,
         cbs.halo = create_halo_cbs(program, *p.halo, g, i, /*buffer_is_output=*/false);
       if (part.rows_of(i) > 0) {
         const std::uint32_t tiles = run->act_tiles();
-        cbs.in0 = &program.create_cb(core, "act", 2 * tiles, act_tile);
+        const std::uint32_t first = reader_tiles(*run, 0);
+        const std::uint32_t stick_tile = tile_bytes(p.halo->stick_type);
+        // One act block, or two with a double-buffered act CB (the matmul path keeps two).
+        const std::uint32_t blocks = run->options.act_double_buffer || p.act_in_place ? 2 : 1;
+        if (p.block || p.act_in_place) {
+          cbs.in0 = &program.create_cb(core, "act", blocks * tiles, act_tile);
+        } else {
+          // Height sharding: the readers fill row-major act CBs (a split reader's second one
+          // takes BRISC's rows), which the compute kernel tilizes into one act block.
+          cbs.in0 = &program.create_cb(core, "act", blocks * first, stick_tile);
+          if (p.split_reader) {
+            cbs.act_second =
+                &program.create_cb(core, "act_second_reader", blocks * (tiles - first), stick_tile);
+          }
+          program.create_cb(core, "act_tilized", tiles, act_tile);
+        }
         if (p.block && !p.act_in_place) {
           cbs.act_own =
-              &program.create_cb(core, "act_row_major", p.chunks_per_sequence * tiles, act_tile);
+              &program.create_cb(core, "act_row_major", p.chunks_per_sequence * first, stick_tile);
+          if (p.split_reader) {
+            cbs.act_own_second =
+                &program.create_cb(core, "act_row_major_second_reader",
+                                   p.chunks_per_sequence * (tiles - first), stick_tile);
+          }
           cbs.act_tiled =
               &program.create_cb(core, "act_tilized", p.chunks_per_sequence * tiles, act_tile);
         }

@@ -46,7 +46,8 @@ std::unique_ptr<Operation> make_conv(const std::string& op, const nlohmann::json
                                  "dtype",
                                  "output_memory",
                                  "grid",
-                                 "act_block_h_ntiles"};
+                                 "act_block_h_ntiles",
+                                 "enable_act_double_buffer"};
   if (transposed) known.push_back("output_padding");
   reject_unknown_params(p, op, known);
   Conv2dOptions o;
@@ -76,6 +77,7 @@ std::unique_ptr<Operation> make_conv(const std::string& op, const nlohmann::json
   o.grid_y = static_cast<std::uint32_t>(grid[1]);
   o.act_block_h_ntiles =
       static_cast<std::uint32_t>(non_negative_param(p, op, "act_block_h_ntiles", 0));
+  o.act_double_buffer = param_bool(p, op, "enable_act_double_buffer", false);
   return std::make_unique<Conv2dOp>(std::move(o));
 }
 

@@ -174,11 +174,13 @@ class GatherPlanner {
     Unit unit;
     whole_tiles_.clear();
     for (const PageRef& ref : pages) {
-      if (out_maps_[ref.output].tiled())
+      const PageMap& out = out_maps_[ref.output];
+      unit_core_ = core;
+      output_local_ = out.local_to(ref.page, core);
+      if (out.tiled())
         add_tile_page(unit, core, ref);
       else
-        add_row_page(unit, core, ref);
-      const PageMap& out = out_maps_[ref.output];
+        add_row_page(unit, ref);
       std::uint32_t bytes = out.page_bytes();
       if (ref.end > 0)
         bytes = (ref.end - ref.begin) * element_bytes(outputs_[ref.output].data_type());
@@ -241,19 +243,21 @@ class GatherPlanner {
         static_cast<std::uint32_t>((ref.page % out.pages_across()) * out.page_width()));
   }
 
-  void add_read(Unit& unit, CoreCoord core, std::uint32_t input, std::uint64_t page,
-                std::uint32_t bytes) {
+  void add_read(Unit& unit, std::uint32_t input, std::uint64_t page, std::uint32_t bytes) {
     const PageMap& in = in_maps_[input];
-    if (in.local_to(page, core)) return;  // already in this core's L1
+    // A run already in this core's L1 goes straight out with a remote output page's write; into
+    // a local output page it still has to move to its place: a local NoC read, as tt-metal's
+    // sharded data-movement kernels copy within L1.
+    if (in.local_to(page, unit_core_) && !output_local_) return;
     unit.reads.push_back(Transfer{in.endpoint(page), bytes});
     unit.in_bytes += bytes;
   }
 
-  void add_whole_tile(Unit& unit, CoreCoord core, std::uint32_t input, std::uint64_t page) {
+  void add_whole_tile(Unit& unit, std::uint32_t input, std::uint64_t page) {
     const std::pair<std::uint32_t, std::uint64_t> key{input, page};
     if (std::find(whole_tiles_.begin(), whole_tiles_.end(), key) != whole_tiles_.end()) return;
     whole_tiles_.push_back(key);
-    add_read(unit, core, input, page, in_maps_[input].page_bytes());
+    add_read(unit, input, page, in_maps_[input].page_bytes());
   }
 
   // One output tile: a copy or transpose of one input tile, or a set of face-row runs.
@@ -264,8 +268,7 @@ class GatherPlanner {
     const auto tile_col = static_cast<std::uint32_t>(ref.page % out.pages_across());
     if (map_.is_identity() && inputs_[0].padded_shape() == padded) {
       // A memory move: the same tile of input 0, whole.
-      add_whole_tile(unit, core, 0,
-                     in_maps_[0].page_of(tile_row * kTileHeight, tile_col * kTileWidth));
+      add_whole_tile(unit, 0, in_maps_[0].page_of(tile_row * kTileHeight, tile_col * kTileWidth));
       return;
     }
     // The source of every element of the tile. Maps are affine piece by piece, so a face row
@@ -352,12 +355,12 @@ class GatherPlanner {
       return;
     }
     if (copy) {
-      add_whole_tile(unit, core, first_input, first_page);
+      add_whole_tile(unit, first_input, first_page);
       return;
     }
     if (transposed) {
       // transpose_wh_tile on the Tensix: the tile passes through unpack, Dst and pack.
-      add_whole_tile(unit, core, first_input, first_page);
+      add_whole_tile(unit, first_input, first_page);
       unit.compute += tile_pass_cycles(program_.spec(), inputs_[first_input].data_type(),
                                        outputs_[ref.output].data_type());
       return;
@@ -365,7 +368,7 @@ class GatherPlanner {
     // Runs of consecutive elements inside one input face row, read straight into place.
     for_each_segment([&](const Element& first, std::uint32_t run) {
       const auto input = static_cast<std::uint32_t>(first.input);
-      add_read(unit, core, input, first.page, share_of_tile(run, in_maps_[input].page_bytes()));
+      add_read(unit, input, first.page, share_of_tile(run, in_maps_[input].page_bytes()));
     });
   }
 
@@ -433,7 +436,7 @@ class GatherPlanner {
     const std::uint64_t in_bytes_before = unit.in_bytes;
     std::uint64_t largest_tile = 0;
     for (const auto& [input, page] : tiles) {
-      add_read(unit, core, input, page, in_maps_[input].page_bytes());
+      add_read(unit, input, page, in_maps_[input].page_bytes());
       largest_tile = std::max<std::uint64_t>(largest_tile, in_maps_[input].page_bytes());
     }
     // In tt-metal the tiles pass one at a time through a one-tile buffer, the writer copying each
@@ -444,7 +447,7 @@ class GatherPlanner {
   }
 
   // One output ROW_MAJOR page: runs of consecutive elements of one input page.
-  void add_row_page(Unit& unit, CoreCoord core, const PageRef& ref) {
+  void add_row_page(Unit& unit, const PageRef& ref) {
     const TensorSpec& spec = outputs_[ref.output];
     const auto [row, first_col, end_col] = row_range(ref);
     Coord4 at = coord_of_row(spec.padded_shape(), row, 0);
@@ -455,7 +458,7 @@ class GatherPlanner {
     auto close = [&] {
       if (run == 0) return;
       const auto input = static_cast<std::uint32_t>(run_input);
-      add_read(unit, core, input, run_page, run * element_bytes(inputs_[input].data_type()));
+      add_read(unit, input, run_page, run * element_bytes(inputs_[input].data_type()));
       run = 0;
     };
     for (std::uint32_t x = first_col, next = 0; x < end_col; x = next) {
@@ -503,6 +506,8 @@ class GatherPlanner {
   std::array<Element, kTileHeight * kTileWidth> elements_{};
   std::array<bool, kTileHeight> row_has_source_{};  // false: the row is all fill (padding)
   std::vector<std::pair<std::uint32_t, std::uint64_t>> whole_tiles_;
+  CoreCoord unit_core_{};     // the core make_unit plans for
+  bool output_local_{false};  // the output page being planned is in unit_core_'s L1
 };
 
 }  // namespace

@@ -590,6 +590,20 @@ const std::vector<BadSpecCase>& bad_spec_cases() {
       {"sfpu_zero_cycles",
        [](json& d) { at(d, "/compute/sfpu_tile_cycles/gelu/value") = 0; },
        {"/compute/sfpu_tile_cycles/gelu/value: must be positive"}},
+      {"tilize_cycles_need_two_entries",
+       [](json& d) { at(d, "/compute/tilize_tile_cycles/BFloat16/BFloat8_B/value") = {40}; },
+       {"/compute/tilize_tile_cycles/BFloat16/BFloat8_B/value: has 1 entries; give 2"}},
+      {"tilize_cycles_unknown_output_format",
+       [](json& d) {
+         at(d, "/compute/tilize_tile_cycles/BFloat16")["Bfloat8"] =
+             at(d, "/compute/tilize_tile_cycles/BFloat16/BFloat8_B");
+       },
+       {"/compute/tilize_tile_cycles/BFloat16/Bfloat8", "unknown data format"}},
+      {"tilize_cycles_zero",
+       [](json& d) {
+         at(d, "/compute/tilize_tile_cycles/Float32/Float32/value") = {0, 128};
+       },
+       {"/compute/tilize_tile_cycles/Float32/Float32/value/0: must be positive"}},
       // unknown keys
       {"misspelled_section_key",
        [](json& d) { at(d, "/noc")["hop_latncy_cycles"] = at(d, "/noc/hop_latency_cycles"); },

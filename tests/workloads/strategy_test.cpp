@@ -228,6 +228,59 @@ TEST(Strategy, InvalidProgramConfigFallsBackUnlessStrict) {
   EXPECT_NE(error.find("program config is invalid"), std::string::npos) << error;
 }
 
+TEST(Strategy, ConvRulesChooseTheConvShardLayoutAndGrid) {
+  // A window op runs sharded like its input; a sharded rule on it names the conv's own layout
+  // and grid (TT-NN's shard_layout), and its input is resharded to match. ResNet-50's layer3
+  // convs block sharded on a 4 x 4 grid, as tt-metal's demo shards its late stages.
+  ModelOptions o;
+  o.layers = 1;
+  o.batch = 1;
+  const Graph model = build_model("resnet-50", o, n300());
+  Strategy s;
+  s.name = "layer3-block";
+  s.rules.push_back({"layer3.*", "conv2d", false, {"l1-block-sharded", 4, 4, nullptr}});
+  ApplyOptions strict;
+  strict.strict = true;
+  const AppliedStrategy applied = apply_strategy(model, s, strict);
+  EXPECT_EQ(applied.stats.placement_fallbacks, 0u);
+  std::size_t convs = 0;
+  for (const GraphNode& node : applied.graph.nodes()) {
+    if (node.op != "conv2d" || !node.name.starts_with("layer3.")) continue;
+    ++convs;
+    EXPECT_EQ(node.params.value("shard_layout", ""), "block") << node.name;
+    const ops::MemoryConfig& m = applied.graph.spec(node.outputs.at(0)).memory_config();
+    EXPECT_EQ(m.layout(), ops::TensorMemoryLayout::BlockSharded) << node.name;
+    EXPECT_TRUE(m.is_l1()) << node.name;
+    ASSERT_TRUE(m.shard_spec().has_value()) << node.name;
+    EXPECT_EQ(m.shard_spec()->grid.bounding_box().width(), 4u) << node.name;
+  }
+  EXPECT_EQ(convs, 4u);  // downsample, conv1, conv2, conv3
+}
+
+TEST(Strategy, ShippedResNetStrategyAppliesStrictly) {
+  // workloads/models/strategies/resnet50_tt_metal_sharded.json (tt-metal's demo placement) on
+  // ResNet-50 at its default batch in bfloat8_b: every rule honoured, no fallback.
+  const fs::path file = fs::path(WORMSIM_TEST_DATA_DIR).parent_path().parent_path() /
+                        "workloads/models/strategies/resnet50_tt_metal_sharded.json";
+  const Strategy s = Strategy::load(file.string());
+  ModelOptions o;
+  o.layers = 1;
+  o.dtype = "bfloat8_b";
+  o.fidelity = "LoFi";
+  const Graph model = build_model("resnet-50", o, n300());
+  ApplyOptions strict;
+  strict.strict = true;
+  const AppliedStrategy applied = apply_strategy(model, s, strict);
+  EXPECT_EQ(applied.stats.placement_fallbacks, 0u);
+  for (const GraphNode& node : applied.graph.nodes()) {
+    if (node.op != "conv2d" || !node.name.starts_with("layer")) continue;
+    const bool late = node.name.starts_with("layer3") || node.name.starts_with("layer4");
+    EXPECT_EQ(applied.graph.spec(node.outputs.at(0)).memory_config().layout(),
+              late ? ops::TensorMemoryLayout::BlockSharded : ops::TensorMemoryLayout::HeightSharded)
+        << node.name;
+  }
+}
+
 TEST(Strategy, RuleOnAnOpWithoutPlacementIsAnError) {
   const Graph model = small_vit();
   Strategy s;

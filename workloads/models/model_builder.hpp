@@ -47,6 +47,9 @@ struct ConvOptions {
   // Write the output to DRAM: feature maps a much later op reads (skip connections across a
   // network) are kept out of L1, as TT-NN's models move them to DRAM.
   bool output_in_dram{false};
+  // TT-NN's enable_act_double_buffer: the readers gather the next act block while this one is
+  // tilized (more L1; tt-metal's tuned CNNs turn it on for their 3x3 convs).
+  bool act_double_buffer{false};
 };
 
 class ModelBuilder {
@@ -190,6 +193,10 @@ class ModelBuilder {
   // ttnn.to_memory_config(x, DRAM_MEMORY_CONFIG) when an op does not fit beside its residual).
   // Returns whether anything moved.
   bool spill_held_tensors(const std::string& group);
+  // Act block heights (tiles) below the one a conv chooses by itself, largest first.
+  std::vector<std::uint32_t> smaller_act_blocks(const std::string& op,
+                                                const std::vector<TensorId>& inputs,
+                                                const nlohmann::json& params) const;
   std::vector<std::uint32_t> dims4(TensorId id) const;
 
  private:

@@ -27,14 +27,16 @@ FeatureMap bottleneck(ModelBuilder& b, const std::string& p, const FeatureMap& x
   FeatureMap identity = x;
   if (downsample) {
     b.hold(x.id);  // conv1 reads it next
+    // The demo double-buffers the act of the downsample and of the 3x3 conv.
     identity = b.conv(p + ".downsample.0", x, width * kExpansion,
-                      ConvOptions{1, stride, 0, 1, true, "", 1.0}, group);
+                      ConvOptions{1, stride, 0, 1, true, "", 1.0, false, true}, group);
     b.release(x.id);
   }
   b.hold(identity.id);
   FeatureMap h =
       b.conv(p + ".conv1", x, width, ConvOptions{1, 1, 0, 1, true, "relu", kReluGain}, group);
-  h = b.conv(p + ".conv2", h, width, ConvOptions{3, stride, 1, 1, true, "relu", kReluGain}, group);
+  h = b.conv(p + ".conv2", h, width,
+             ConvOptions{3, stride, 1, 1, true, "relu", kReluGain, false, true}, group);
   h = b.conv(p + ".conv3", h, width * kExpansion, ConvOptions{1, 1, 0, 1, true, "", 1.0}, group);
   b.release(identity.id);
   return b.add_maps(p + ".add", h, identity, group, "relu");
@@ -63,7 +65,8 @@ Graph build_resnet50(const ModelOptions& options, const arch::DeviceSpec& device
   x.id = b.move("conv1.flatten", "reshape", {t},
                 json{{"shape", {1, 1, static_cast<std::int64_t>(batch) * folded * folded, 16}}},
                 "stem");
-  x = b.conv("conv1", x, kStemChannels, ConvOptions{4, 1, 0, 1, true, "relu", kReluGain}, "stem");
+  x = b.conv("conv1", x, kStemChannels,
+             ConvOptions{4, 1, 0, 1, true, "relu", kReluGain, false, true}, "stem");
   x = b.max_pool("maxpool", x, 3, 2, 1, "stem");
 
   const std::uint32_t blocks[4] = {3, 4, 6, 3};
