@@ -4,6 +4,7 @@
 
 #include "analysis/calibration.hpp"
 #include "analysis/model_calibration.hpp"
+#include "analysis/op_calibration.hpp"
 #include "analysis/text_table.hpp"
 #include "sim/cli/command_registry.hpp"
 
@@ -15,7 +16,7 @@ struct CalibrateOptions {
   std::string matmul_device = "n150";
   std::string device = "n300";
   std::string spec_file;  // one spec file for every group instead of the two names above
-  std::vector<std::string> groups{"matmul", "microbenchmarks", "models"};
+  std::vector<std::string> groups{"matmul", "microbenchmarks", "models", "ops"};
 };
 
 void run_calibrate(const CalibrateOptions& o) {
@@ -38,8 +39,13 @@ void run_calibrate(const CalibrateOptions& o) {
       analysis::ModelCalibration r = analysis::calibrate_models(o.spec_file);
       rows.insert(rows.end(), r.rows.begin(), r.rows.end());
       skipped.insert(skipped.end(), r.skipped.begin(), r.skipped.end());
+    } else if (group == "ops") {
+      analysis::OpCalibration r = analysis::calibrate_ops(spec_for(o.device));
+      rows.insert(rows.end(), r.rows.begin(), r.rows.end());
+      skipped.insert(skipped.end(), r.skipped.begin(), r.skipped.end());
     } else {
-      throw Error("unknown calibration group '" + group + "'; use matmul, microbenchmarks, models");
+      throw Error("unknown calibration group '" + group +
+                  "'; use matmul, microbenchmarks, models, ops");
     }
   }
   const auto summary = analysis::summarise(rows);
@@ -81,7 +87,8 @@ void run_calibrate(const CalibrateOptions& o) {
   table.print(std::cout);
   // A model row's configuration is not visible from its name.
   for (const auto& r : rows) {
-    if (r.group == "models") std::cout << "  " << r.name << ": " << r.note << "\n";
+    if (r.group == "models" || r.group == "ops")
+      std::cout << "  " << r.name << ": " << r.note << "\n";
   }
   std::cout << "\n";
   analysis::TextTable sums({"group", "rows", "median |err| %", "p90 |err| %", "max |err| %"});
@@ -106,9 +113,12 @@ const CommandRegistration registration(60, [](CLI::App& app) {
   cmd->add_option("--format", o->format, "Output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
-  cmd->add_option("--groups", o->groups,
-                  "Groups to run: matmul, microbenchmarks, models (the models group simulates "
-                  "whole ViT-base runs, about 5 s, on the devices its mapping names, or on --spec)")
+  cmd->add_option(
+         "--groups", o->groups,
+         "Groups to run: matmul, microbenchmarks, models (the models group simulates "
+         "whole ViT-base runs, about 5 s, on the devices its mapping names, or on --spec), "
+         "ops (single ops against tt-metal's device-perf tests, "
+         "analysis/data/op_references.json)")
       ->capture_default_str();
   cmd->add_option("--matmul-device", o->matmul_device,
                   "Device of the matmul rows (measured on n150)")

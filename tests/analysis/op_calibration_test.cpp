@@ -1,0 +1,119 @@
+// `wormsim calibrate --groups ops`: single ops against tt-metal's device-perf figures
+// (analysis/data/op_references.json).
+#include "analysis/op_calibration.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "arch/device_spec.hpp"
+#include "ops/isolated_run.hpp"
+#include "ops/op_registry.hpp"
+#include "sim/error.hpp"
+
+namespace wormsim::analysis {
+namespace {
+
+const arch::DeviceSpec& n300() {
+  static const arch::DeviceSpec spec = arch::load_device_spec_by_name("n300");
+  return spec;
+}
+
+class OpCalibrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("wormsim_op_calibration_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::filesystem::path write(const nlohmann::json& doc) {
+    const auto path = dir_ / "refs.json";
+    std::ofstream(path) << doc.dump();
+    return path;
+  }
+
+  std::string error_of(const std::filesystem::path& file) {
+    try {
+      calibrate_ops(n300(), file);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  std::filesystem::path dir_;
+};
+
+// A small matmul every row below can use.
+nlohmann::json small_matmul() {
+  const nlohmann::json tensor = {
+      {"shape", {1, 1, 256, 256}}, {"dtype", "bfloat16"}, {"memory", "dram-interleaved"}};
+  nlohmann::json op = {{"op", "matmul"}};
+  op["inputs"] = nlohmann::json::array({tensor, tensor});
+  return op;
+}
+
+TEST_F(OpCalibrationTest, RowsCompareTheKernelDurationInMicroseconds) {
+  nlohmann::json doc = {{"rows",
+                         {{{"name", "mm"},
+                           {"kind", "measured"},
+                           {"measured_us", 10.0},
+                           {"source", "test"},
+                           {"op", small_matmul()}}}},
+                        {"not_expressible", {{{"name", "x"}, {"why", "no width sharding"}}}}};
+  const OpCalibration c = calibrate_ops(n300(), write(doc));
+  ASSERT_EQ(c.rows.size(), 1u);
+  // The same op run directly: its cycles at the spec's clock.
+  const nlohmann::json desc = small_matmul();
+  std::vector<ops::TensorSpec> inputs;
+  for (const auto& t : desc["inputs"]) inputs.push_back(ops::tensor_spec_from_json(t, n300()));
+  const auto op = ops::make_operation("matmul", nlohmann::json::object(), inputs, n300());
+  const ops::OpResult direct = ops::run_isolated(n300(), *op, inputs, {false, 0});
+  const double us = static_cast<double>(direct.record.timing.kernel_duration()) / n300().clock_mhz;
+  EXPECT_EQ(c.rows[0].group, "ops");
+  EXPECT_EQ(c.rows[0].unit, "us");
+  EXPECT_DOUBLE_EQ(c.rows[0].simulated, us);
+  EXPECT_DOUBLE_EQ(c.rows[0].error_pct, (us - 10.0) / 10.0 * 100.0);
+  ASSERT_EQ(c.skipped.size(), 1u);
+  EXPECT_EQ(c.skipped[0].reason, "no width sharding");
+}
+
+TEST_F(OpCalibrationTest, ProjectReferencesRunOrSayWhyNot) {
+  const OpCalibration c = calibrate_ops(n300());
+  EXPECT_GE(c.rows.size(), 3u);
+  for (const CalibrationRow& r : c.rows) {
+    EXPECT_GT(r.simulated, 0.0) << r.name;
+    EXPECT_NE(r.note.find("tt-metal"), std::string::npos) << r.name;
+  }
+  for (const SkippedCalibrationRow& s : c.skipped) EXPECT_FALSE(s.reason.empty()) << s.name;
+}
+
+TEST_F(OpCalibrationTest, BadFilesNameTheFileAndRow) {
+  EXPECT_NE(error_of(dir_ / "missing.json").find("cannot open op references"), std::string::npos);
+  std::ofstream(dir_ / "broken.json") << "{";
+  EXPECT_NE(error_of(dir_ / "broken.json").find("not valid JSON"), std::string::npos);
+  nlohmann::json no_measure = {
+      {"rows", {{{"name", "mm"}, {"kind", "measured"}, {"source", "s"}, {"op", small_matmul()}}}}};
+  const std::string e1 = error_of(write(no_measure));
+  EXPECT_NE(e1.find("rows[0]"), std::string::npos) << e1;
+  EXPECT_NE(e1.find("measured_us"), std::string::npos) << e1;
+  nlohmann::json unknown_op = {
+      {"rows",
+       {{{"name", "mm"},
+         {"kind", "measured"},
+         {"measured_us", 1.0},
+         {"source", "s"},
+         {"op", {{"op", "no_such_op"}, {"inputs", nlohmann::json::array()}}}}}}};
+  const std::string e2 = error_of(write(unknown_op));
+  EXPECT_NE(e2.find("rows[0]"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("no_such_op"), std::string::npos) << e2;
+}
+
+}  // namespace
+}  // namespace wormsim::analysis
