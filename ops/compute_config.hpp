@@ -26,7 +26,7 @@ arch::MathFidelity parse_math_fidelity(std::string_view text);
 std::uint32_t unpack_tile_cycles(const arch::DeviceSpec& spec, DataType type);
 std::uint32_t pack_tile_cycles(const arch::DeviceSpec& spec, DataType type);
 // Cycles the compute kernel spends tilizing one row-major tile of `in` into a tile of `out`: the
-// spec's measured table, or (for a pair it lacks) unpack then pack, the serial upper bound.
+// spec's measured table, or (for a pair it lacks) unpack then pack in series, an estimate.
 std::uint32_t tilize_tile_cycles(const arch::DeviceSpec& spec, DataType in, DataType out,
                                  bool fp32_dest_acc);
 // SFPU cost of a unary op on one tile; throws wormsim::Error naming the op if the spec lacks it.

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "ops/conv/conv2d.hpp"
 #include "ops/device.hpp"
 #include "ops/op_registry.hpp"
 #include "ops/operation.hpp"
@@ -33,6 +34,27 @@ std::string placement_problem(const arch::DeviceSpec& device, const std::string&
   } catch (const Error& e) {
     const std::string what = e.what();
     return what.empty() ? std::string("rejected") : what;
+  }
+}
+
+std::vector<std::uint32_t> smaller_act_blocks(const arch::DeviceSpec& device, const std::string& op,
+                                              const nlohmann::json& params,
+                                              const std::vector<ops::TensorSpec>& inputs) {
+  if ((op != "conv2d" && op != "conv_transpose2d") || params.contains("act_block_h_ntiles"))
+    return {};
+  try {
+    const auto made = ops::make_operation(op, params, inputs, device);
+    const auto* conv = dynamic_cast<const ops::Conv2dOp*>(made.get());
+    if (conv == nullptr) return {};
+    conv->output_specs(inputs, device);
+    const ops::ConvPlan& plan = conv->plan();
+    std::vector<std::uint32_t> out;
+    for (std::uint32_t d = plan.act_block_h - 1; d >= 1; --d) {
+      if (plan.per_core_M % d == 0) out.push_back(d);
+    }
+    return out;
+  } catch (const Error&) {
+    return {};  // the op cannot plan here; the caller's other choices decide
   }
 }
 

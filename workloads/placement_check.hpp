@@ -28,4 +28,13 @@ std::string placement_problem(const arch::DeviceSpec& device, const std::string&
                               const std::vector<ops::TensorSpec>& inputs,
                               const std::vector<ResidentTensor>& resident = {});
 
+// A conv (conv2d, conv_transpose2d) sizes its act blocks for the L1 its own tensors leave;
+// beside resident tensors a smaller block may still fit (what a TT-NN model sets
+// act_block_h_override for). The act block heights in tiles below the one the conv chooses for
+// `inputs` and `params`, largest first; empty for other ops, a params-given height, or a conv
+// that cannot plan at all.
+std::vector<std::uint32_t> smaller_act_blocks(const arch::DeviceSpec& device, const std::string& op,
+                                              const nlohmann::json& params,
+                                              const std::vector<ops::TensorSpec>& inputs);
+
 }  // namespace wormsim::workloads

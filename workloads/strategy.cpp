@@ -237,6 +237,9 @@ json with_placement(const GraphNode& node, const Placement& p) {
       params["shard_layout"] =
           p.memory.substr(prefix.size(), p.memory.size() - prefix.size() - suffix.size());
       if (p.grid_x != 0 && p.grid_y != 0) params["grid"] = {p.grid_x, p.grid_y};
+      // An act block height chosen for the model's own layout need not divide the rows a core
+      // gets in this one: the op chooses again.
+      params.erase("act_block_h_ntiles");
     }
     return params;
   }
@@ -528,6 +531,23 @@ NodePlan plan_node(const arch::DeviceSpec& device, const GraphNode& node,
       any = true;
     }
     if (any) attempts.push_back({interleaved, params, true});
+  }
+  // A conv whose own act blocks leave no room beside the live tensors may fit with smaller ones
+  // (as the model builder does): each requested attempt, then its smaller-block variants.
+  if (is_window_op(node.op)) {
+    std::vector<Attempt> with_smaller;
+    for (const Attempt& a : attempts) {
+      with_smaller.push_back(a);
+      std::vector<TensorSpec> specs = inputs;
+      for (std::size_t i = 0; i < n; ++i)
+        if (a.input_targets[i]) specs[i] = inputs[i].with_memory_config(*a.input_targets[i]);
+      for (std::uint32_t tiles : smaller_act_blocks(device, node.op, a.params, specs)) {
+        Attempt smaller = a;
+        smaller.params["act_block_h_ntiles"] = tiles;
+        with_smaller.push_back(std::move(smaller));
+      }
+    }
+    attempts = std::move(with_smaller);
   }
   const std::size_t honoured_attempts = attempts.size();
   std::vector<std::optional<MemoryConfig>> to_dram(n), to_model(n);

@@ -151,6 +151,12 @@ SearchResult Searcher::run() {
       }
       const int count = placeable ? static_cast<int>(candidates().size()) : 1;
       for (int c = 0; c < count; ++c) {
+        // Window ops run height or block sharded in L1, or write DRAM: the other layouts are
+        // refused by the op, so they are not tried.
+        const std::optional<Placement>& candidate = candidates()[static_cast<std::size_t>(c)];
+        if (is_window_op(node.op) && candidate &&
+            (candidate->memory == "l1-width-sharded" || candidate->memory == "l1-interleaved"))
+          continue;
         const NodePlan* np = plan(node, c, inputs, model_inputs, model_outputs, activations);
         if (np == nullptr) continue;
         double cost = s.cost;

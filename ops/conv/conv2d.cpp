@@ -64,7 +64,6 @@ std::uint32_t gather_segments(const SlidingWindow& w, bool block, std::uint32_t 
 // estimates of one K block, from the same spec constants the kernels are timed with.
 bool split_reader_pays(const ConvPlan& plan, DataType weight_type, bool fp32_dest_acc,
                        const arch::DeviceSpec& device) {
-  if (plan.act_block_h < 2 || plan.act_in_place) return false;
   if (plan.block) return true;
   const arch::NocSpec& noc = device.noc;
   const ConvKBlock& kb = plan.k_blocks.front();
@@ -356,8 +355,10 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
       plan.k_blocks.push_back(kb);
     }
   }
+  const bool split_supported = plan.act_block_h >= 2 && !plan.act_in_place;
   plan.split_reader =
-      split_reader_pays(plan, weight.data_type(), options_.compute.fp32_dest_acc_en, device);
+      split_supported && options_.force_split_reader.value_or(split_reader_pays(
+                             plan, weight.data_type(), options_.compute.fp32_dest_acc_en, device));
   plan_ = std::move(plan);
   return {output};
 }

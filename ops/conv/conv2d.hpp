@@ -49,6 +49,9 @@ struct Conv2dOptions {
   // TT-NN's enable_act_double_buffer (default off): two act blocks in the act CB, so the readers
   // gather the next block while the compute kernel tilizes this one.
   bool act_double_buffer{false};
+  // TT-NN's force_split_reader: set, it turns the split reader on or off instead of tt-metal's
+  // cost rule (it still needs act blocks of two tiles or more, and the conv path).
+  std::optional<bool> force_split_reader;
 };
 
 // One K block of the device's im2col matrix: a contiguous range of one "K sequence" (height

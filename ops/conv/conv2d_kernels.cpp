@@ -41,6 +41,9 @@ constexpr std::uint32_t kActReadySemaphore = 0;
 constexpr std::uint32_t kActValidSemaphore = 1;
 constexpr std::uint32_t kWeightReadySemaphore = 2;
 constexpr std::uint32_t kWeightValidSemaphore = 3;
+// Raised on a core when NCRISC has gathered its halo: a split reader's BRISC reads the halo
+// buffer only after that.
+constexpr std::uint32_t kHaloReadySemaphore = 4;
 
 // Everything the kernels of one conv program share (kept alive by the program).
 struct ConvRun {
@@ -214,6 +217,7 @@ Task act_reader(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& port, 
   if (!p.act_in_place) {
     co_await halo_send(program, run.halo(), g, i, 0, 2, port, cbs.halo);
     co_await halo_gather(program, run.halo(), g, i, port, cbs.halo);
+    program.semaphore(self, kHaloReadySemaphore).increment();
   }
   if (run.rows_of(i) == 0) co_return;
   const std::uint32_t tiles = run.act_tiles();
@@ -295,6 +299,7 @@ Task weight_reader(ConvRun& run, std::size_t g, std::size_t i, noc::NocPort& por
   const auto nb = static_cast<std::uint64_t>(p.num_k_blocks());
   std::int64_t valid_seen = 0;
   const std::uint32_t passes = p.weights_resident ? 1 : p.num_act_blocks();
+  if (p.split_reader) co_await program.semaphore(self, kHaloReadySemaphore).wait_at_least(1);
   for (std::uint32_t a = 0; a < p.num_act_blocks(); ++a) {
     // With a split reader this RISC gathers its part of the act block before the weights.
     if (p.split_reader && p.block)

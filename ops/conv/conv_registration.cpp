@@ -47,7 +47,8 @@ std::unique_ptr<Operation> make_conv(const std::string& op, const nlohmann::json
                                  "output_memory",
                                  "grid",
                                  "act_block_h_ntiles",
-                                 "enable_act_double_buffer"};
+                                 "enable_act_double_buffer",
+                                 "force_split_reader"};
   if (transposed) known.push_back("output_padding");
   reject_unknown_params(p, op, known);
   Conv2dOptions o;
@@ -78,6 +79,8 @@ std::unique_ptr<Operation> make_conv(const std::string& op, const nlohmann::json
   o.act_block_h_ntiles =
       static_cast<std::uint32_t>(non_negative_param(p, op, "act_block_h_ntiles", 0));
   o.act_double_buffer = param_bool(p, op, "enable_act_double_buffer", false);
+  if (p.contains("force_split_reader"))
+    o.force_split_reader = param_bool(p, op, "force_split_reader", false);
   return std::make_unique<Conv2dOp>(std::move(o));
 }
 

@@ -371,6 +371,26 @@ TEST(Transpose, WhTransposesTilesOnTheTensix) {
             12u * dm::tile_pass_cycles(n300(), DataType::BFloat16, DataType::BFloat16));
 }
 
+TEST(Transpose, RowMajorShardsThatStayOnTheirCoresStillCopyWithinL1) {
+  // A WH transpose of a ROW_MAJOR tensor height sharded so that each (n, c) plane is one core's
+  // shard, in and out: every element stays on its core but moves to another place in its L1.
+  // Each run is a local NoC read (it used to cost nothing).
+  const TensorSpec base = rm(Shape{1, 4, 32, 16});
+  const Tensor in = random_tensor(base.with_memory_config(height_sharded(base, 4, n300())), 17);
+  TransposeOptions o;
+  o.memory.keyword = "l1-height-sharded";
+  o.memory.grid_x = 4;
+  o.memory.grid_y = 1;
+  const OpResult r = run(TransposeOp(o), {in});
+  const Tensor& out = r.outputs.at(0);
+  EXPECT_EQ(out.spec().logical_shape(), (Shape{1, 4, 16, 32}));
+  expect_values(out, [&](const Coord& c) { return in.at(c[0], c[1], c[3], c[2]); });
+  // 4 x 16 x 32 elements, each its own run (2 bytes), all read locally.
+  EXPECT_EQ(r.record.timing.noc_bytes, 4u * 16u * 32u * 2u);
+  EXPECT_GT(r.record.timing.kernel_duration(),
+            4u * 16u * 32u / 4u * n300().noc.request_issue_cycles / 2u);
+}
+
 TEST(Transpose, HcMovesFaceRowsWithoutCompute) {
   const Tensor in = random_tensor(tile(Shape{1, 3, 40, 64}), 16);
   const OpResult r = run(TransposeOp(TransposeOptions{1, 2, {}}), {in});

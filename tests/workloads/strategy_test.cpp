@@ -275,9 +275,16 @@ TEST(Strategy, ShippedResNetStrategyAppliesStrictly) {
   for (const GraphNode& node : applied.graph.nodes()) {
     if (node.op != "conv2d" || !node.name.starts_with("layer")) continue;
     const bool late = node.name.starts_with("layer3") || node.name.starts_with("layer4");
-    EXPECT_EQ(applied.graph.spec(node.outputs.at(0)).memory_config().layout(),
+    const ops::MemoryConfig& m = applied.graph.spec(node.outputs.at(0)).memory_config();
+    EXPECT_EQ(m.layout(),
               late ? ops::TensorMemoryLayout::BlockSharded : ops::TensorMemoryLayout::HeightSharded)
         << node.name;
+    if (!late) continue;
+    // layer3 on CoreGrid(x=8, y=8), layer4 on CoreGrid(x=8, y=7).
+    ASSERT_TRUE(m.shard_spec().has_value()) << node.name;
+    const auto box = m.shard_spec()->grid.bounding_box();
+    EXPECT_EQ(box.width(), 8u) << node.name;
+    EXPECT_EQ(box.height(), node.name.starts_with("layer3") ? 8u : 7u) << node.name;
   }
 }
 

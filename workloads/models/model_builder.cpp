@@ -5,7 +5,6 @@
 #include <set>
 
 #include "ops/compute_config.hpp"
-#include "ops/conv/conv2d.hpp"
 #include "ops/device.hpp"
 #include "ops/op_registry.hpp"
 #include "ops/operation.hpp"
@@ -242,8 +241,10 @@ bool ModelBuilder::place_window_op(const std::string& name, const std::string& o
   if (accepts(op, inputs, params)) return true;
   // A conv sizes its act blocks for the L1 its own tensors leave; beside held tensors a smaller
   // act block may still fit (what a TT-NN model sets act_block_h_override for).
-  if ((op == "conv2d" || op == "conv_transpose2d") && !params.contains("act_block_h_ntiles")) {
-    for (std::uint32_t tiles : smaller_act_blocks(op, inputs, params)) {
+  {
+    std::vector<TensorSpec> specs;
+    for (TensorId id : inputs) specs.push_back(spec(id));
+    for (std::uint32_t tiles : smaller_act_blocks(graph_.device(), op, params, specs)) {
       json smaller = params;
       smaller["act_block_h_ntiles"] = tiles;
       if (accepts(op, inputs, smaller)) {
@@ -271,27 +272,6 @@ bool ModelBuilder::place_window_op(const std::string& name, const std::string& o
   inputs[0] = move(name + ".to_dram", "sharded_to_interleaved", {inputs[0]}, json::object(), group);
   if (!l1_out) params = dram;
   return true;
-}
-
-std::vector<std::uint32_t> ModelBuilder::smaller_act_blocks(const std::string& op,
-                                                            const std::vector<TensorId>& inputs,
-                                                            const json& params) const {
-  std::vector<TensorSpec> specs;
-  for (TensorId id : inputs) specs.push_back(spec(id));
-  try {
-    const auto made = ops::make_operation(op, params, specs, graph_.device());
-    const auto* conv = dynamic_cast<const ops::Conv2dOp*>(made.get());
-    if (conv == nullptr) return {};
-    conv->output_specs(specs, graph_.device());
-    const ops::ConvPlan& plan = conv->plan();
-    std::vector<std::uint32_t> out;
-    for (std::uint32_t d = plan.act_block_h - 1; d >= 1; --d) {
-      if (plan.per_core_M % d == 0) out.push_back(d);
-    }
-    return out;
-  } catch (const Error&) {
-    return {};  // the op cannot plan at all here; the caller's other fallbacks decide
-  }
 }
 
 std::vector<std::uint32_t> ModelBuilder::dims4(TensorId id) const {

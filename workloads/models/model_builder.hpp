@@ -193,10 +193,6 @@ class ModelBuilder {
   // ttnn.to_memory_config(x, DRAM_MEMORY_CONFIG) when an op does not fit beside its residual).
   // Returns whether anything moved.
   bool spill_held_tensors(const std::string& group);
-  // Act block heights (tiles) below the one a conv chooses by itself, largest first.
-  std::vector<std::uint32_t> smaller_act_blocks(const std::string& op,
-                                                const std::vector<TensorId>& inputs,
-                                                const nlohmann::json& params) const;
   std::vector<std::uint32_t> dims4(TensorId id) const;
 
  private:
