@@ -4,6 +4,7 @@
 #include <cmath>
 #include <span>
 
+#include "ops/conv/halo.hpp"
 #include "ops/numerics/fidelity_matmul.hpp"
 #include "ops/numerics/number_formats.hpp"
 #include "ops/unary_functions.hpp"
@@ -270,11 +271,11 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
   std::uint64_t fixed =
       plan.act_in_place ? 0 : aligned(halo.max_window_sticks * halo.stick_bytes, device);
   if (input.layout() == Layout::Tile && !plan.act_in_place) {
-    fixed +=
-        halo.input_sharded
-            ? aligned(div_up(halo.input_shard_rows, kTileHeight) * kTileHeight * halo.stick_bytes,
-                      device)
-            : aligned(2ull * halo.input_slice_tiles * tile_bytes(input.data_type()), device);
+    fixed += halo.input_sharded
+                 ? aligned(static_cast<std::uint64_t>(halo_untilize_out_tiles(halo)) *
+                               tile_bytes(halo.stick_type),
+                           device)
+                 : aligned(2ull * halo.input_slice_tiles * tile_bytes(input.data_type()), device);
   }
   if (has_bias_)
     fixed += aligned(static_cast<std::uint64_t>(plan.per_core_N) * tile_bytes(bias_type), device);

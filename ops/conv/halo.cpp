@@ -102,10 +102,17 @@ HaloCbs create_halo_cbs(Program& program, const HaloPlan& plan, std::size_t g, s
   const std::uint32_t row_bytes = plan.stick_bytes * kTileHeight;
   if (plan.input_sharded) {
     cbs.untilize_rows = div_up(shard_rows(plan, i), kTileHeight);
-    // pack_untilize writes the shard's sticks into their own L1 staging buffer.
+    // tt-metal's halo untilizes one tile row at a time into two double-buffered CBs (one per
+    // reader, untilize_with_halo_program_factory.cpp), and the readers scatter each row's
+    // sticks from there. That L1 is allocated here; the rows' progress is tracked over the
+    // whole shard without L1 of its own, so the untilize may run ahead of the sends (the real
+    // CBs would hold it at two rows per reader).
+    program.create_cb(core, "halo_untilize_out", halo_untilize_out_tiles(plan),
+                      tile_bytes(plan.stick_type));
     cbs.untilized = &program.create_cb(
-        core, "halo_untilized",
-        static_cast<std::uint32_t>(std::max<std::uint64_t>(cbs.untilize_rows, 1)), row_bytes);
+        core, "halo_untilized_rows",
+        static_cast<std::uint32_t>(std::max<std::uint64_t>(cbs.untilize_rows, 1)), row_bytes,
+        /*backed_by_tensor=*/true);
   } else {
     const auto [first, rows] = fetched_tile_rows(plan, g, i);
     cbs.first_tile_row = first;
@@ -118,6 +125,11 @@ HaloCbs create_halo_cbs(Program& program, const HaloPlan& plan, std::size_t g, s
                                        row_bytes, /*backed_by_tensor=*/true);
   }
   return cbs;
+}
+
+std::uint32_t halo_untilize_out_tiles(const HaloPlan& plan) {
+  // Two readers x double buffering x one tile row of the shard's channel tiles.
+  return 2 * 2 * plan.input_slice_tiles;
 }
 
 Task halo_untilize(Program& program, const HaloPlan& plan, std::size_t g, std::size_t i,
