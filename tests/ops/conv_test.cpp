@@ -1003,6 +1003,23 @@ TEST(Pool2dTest, AvgPool3x3MatchesGoldenAndCountsPadding) {
   }
 }
 
+TEST(Pool2dTest, TileInputHaloUntilizesATileRowAtATime) {
+  // tt-metal's halo untilizes a TILE input one tile row at a time into two double-buffered CBs,
+  // one per reader (untilize_with_halo_program_factory.cpp), not into a copy of the whole shard.
+  // The same pool on a ROW_MAJOR input has the same halo buffer and window CBs, so the TILE
+  // input adds exactly 2 x 2 x (64 channels = 2 tiles) bf16 tiles of CB L1. ResNet-50's stem
+  // maxpool shape at batch 2.
+  Pool2dOptions o;
+  o.type = PoolType::Max;
+  o.window = window(2, 112, 112, 3, 2, {1});
+  auto peak = [&](Layout layout) {
+    const TensorSpec input = sticks(2 * 112 * 112, 64, "height:64", layout);
+    return run_isolated(n300(), Pool2dOp(o), {input}, {false, 0}).record.timing.l1_cb_peak_bytes;
+  };
+  EXPECT_EQ(peak(Layout::Tile) - peak(Layout::RowMajor),
+            2u * 2u * 2u * tile_bytes(DataType::BFloat16));
+}
+
 TEST(Pool2dTest, RejectsBadParameters) {
   Pool2dOptions o;
   o.window = window(1, 8, 8, 2, 2, {2});
