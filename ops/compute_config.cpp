@@ -73,6 +73,12 @@ std::uint32_t tilize_tile_cycles(const arch::DeviceSpec& spec, DataType in, Data
   return unpack_tile_cycles(spec, in) + pack_tile_cycles(spec, out);
 }
 
+std::uint32_t fused_activation_tile_cycles(const arch::DeviceSpec& spec,
+                                           const std::string& activation) {
+  if (activation.empty() || activation == "relu") return 0;
+  return sfpu_tile_cycles(spec, activation);
+}
+
 std::uint32_t sfpu_tile_cycles(const arch::DeviceSpec& spec, const std::string& op) {
   return lookup(spec.compute.sfpu_tile_cycles, op, "/compute/sfpu_tile_cycles");
 }

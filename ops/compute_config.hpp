@@ -31,6 +31,11 @@ std::uint32_t tilize_tile_cycles(const arch::DeviceSpec& spec, DataType in, Data
                                  bool fp32_dest_acc);
 // SFPU cost of a unary op on one tile; throws wormsim::Error naming the op if the spec lacks it.
 std::uint32_t sfpu_tile_cycles(const arch::DeviceSpec& spec, const std::string& op);
+// Cycles a tile's fused activation adds after a matmul, conv or add: none for relu, which
+// tt-metal's kernels hand to the packer (PACK_RELU in the conv, matmul and binary program
+// factories), else the activation's SFPU pass.
+std::uint32_t fused_activation_tile_cycles(const arch::DeviceSpec& spec,
+                                           const std::string& activation);
 // Cycles of one K step of a matmul subblock (sh x sw output tiles): the matrix unit's tile
 // products and the unpackers run on different TRISCs, so the step takes the longer of the math
 // and the busier unpacker, plus the step's fixed overhead. As the LLK's matmul unpack does, the

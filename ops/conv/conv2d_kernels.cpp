@@ -121,7 +121,7 @@ BlockCost block_cost(const ConvRun& run, const arch::DeviceSpec& spec) {
   Cycle epilogue = 0;
   if (run.has_bias)
     epilogue += spec.compute.eltwise_add_tile_cycles + unpack_tile_cycles(spec, run.bias_type);
-  if (!run.options.activation.empty()) epilogue += sfpu_tile_cycles(spec, run.options.activation);
+  epilogue += fused_activation_tile_cycles(spec, run.options.activation);
   cost.per_subblock_pack_final =
       cost.subblock_tiles * (pack_tile_cycles(spec, run.out_type) + epilogue);
   return cost;

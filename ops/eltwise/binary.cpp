@@ -188,7 +188,12 @@ sim::Cycle BinaryOp::tile_cycles(const std::vector<TensorSpec>& inputs, const Te
   sim::Cycle cycles = unpack_tile_cycles(device, inputs[0].data_type()) +
                       unpack_tile_cycles(device, inputs[1].data_type()) + math +
                       pack_tile_cycles(device, output.data_type());
-  if (!options_.activation.empty()) cycles += sfpu_tile_cycles(device, options_.activation);
+  // An add's fused relu is the packer's (PACK_RELU); other activations run on the SFPU.
+  if (!options_.activation.empty()) {
+    cycles += options_.type == BinaryOpType::Add
+                  ? fused_activation_tile_cycles(device, options_.activation)
+                  : sfpu_tile_cycles(device, options_.activation);
+  }
   return cycles;
 }
 

@@ -182,7 +182,7 @@ BlockCost block_cost(const MatmulPlan& plan, const arch::DeviceSpec& spec, std::
   if (plan.bias)
     epilogue += spec.compute.eltwise_add_tile_cycles +
                 unpack_tile_cycles(spec, plan.bias ? DataType::BFloat16 : plan.out_type);
-  if (!plan.activation.empty()) epilogue += sfpu_tile_cycles(spec, plan.activation);
+  epilogue += fused_activation_tile_cycles(spec, plan.activation);
   cost.per_subblock_pack_final =
       cost.subblock_tiles * (pack_tile_cycles(spec, plan.out_type) + epilogue);
   return cost;

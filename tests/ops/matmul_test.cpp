@@ -263,6 +263,10 @@ TEST(MatmulNumerics, FusedActivationCostsSfpuTime) {
   const auto t_gelu = run(gelu, specs, false).record.timing.kernel_duration();
   // One core, 64 output tiles, each through the SFPU once.
   EXPECT_GE(t_gelu, t_plain + 64 * n300().compute.sfpu_tile_cycles.at("gelu") * 9 / 10);
+  // A fused relu is the packer's (tt-metal's PACK_RELU): no time at all.
+  MatmulOptions relu = plain;
+  relu.activation = "relu";
+  EXPECT_EQ(run(relu, specs, false).record.timing.kernel_duration(), t_plain);
 }
 
 TEST(MatmulNumerics, BatchedIn1RunsMultiCoreReusePerBatch) {
