@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "analysis/csv_table.hpp"
+#include "arch/l1_allocator.hpp"
 #include "ops/isolated_run.hpp"
 #include "ops/op_registry.hpp"
 #include "sim/error.hpp"
@@ -32,6 +33,14 @@ OpCalibration calibrate_ops(const arch::DeviceSpec& spec, const std::filesystem:
   for (const nlohmann::json& row : doc["rows"]) {
     const std::string where = file + ": rows[" + std::to_string(index++) + "]";
     try {
+      // The row's own fields first, so a broken row fails whatever its op does.
+      CalibrationRow r;
+      r.group = "ops";
+      r.name = row.at("name").get<std::string>();
+      r.unit = "us";
+      r.measured = row.at("measured_us").get<double>();
+      if (r.measured <= 0) throw Error("measured_us must be positive");
+      r.note = row.at("kind").get<std::string>() + ": " + row.at("source").get<std::string>();
       const nlohmann::json& desc = row.at("op");
       std::vector<ops::TensorSpec> inputs;
       for (const nlohmann::json& t : desc.at("inputs"))
@@ -39,25 +48,19 @@ OpCalibration calibrate_ops(const arch::DeviceSpec& spec, const std::filesystem:
       const auto op =
           ops::make_operation(desc.at("op").get<std::string>(),
                               desc.value("params", nlohmann::json::object()), inputs, spec);
-      // An op wormsim builds but cannot place (L1) is reported as not simulated, with why.
+      op->output_specs(inputs, spec);  // shape and parameter errors are the row's
+      // An op whose circular buffers do not fit L1 is reported as not simulated, with why.
       std::optional<ops::OpResult> result;
       try {
         result = ops::run_isolated(spec, *op, inputs, {false, 0});
-      } catch (const Error& e) {
-        out.skipped.push_back({row.at("name").get<std::string>(), e.what()});
+      } catch (const arch::L1OutOfMemory& e) {
+        out.skipped.push_back({r.name, e.what()});
         continue;
       }
-      CalibrationRow r;
-      r.group = "ops";
-      r.name = row.at("name").get<std::string>();
-      r.unit = "us";
-      r.measured = row.at("measured_us").get<double>();
-      if (r.measured <= 0) throw Error("measured_us must be positive");
       // Cycles at the spec's clock, in microseconds.
       r.simulated = static_cast<double>(result->record.timing.kernel_duration()) /
                     static_cast<double>(spec.clock_mhz);
       r.error_pct = (r.simulated - r.measured) / r.measured * 100.0;
-      r.note = row.at("kind").get<std::string>() + ": " + row.at("source").get<std::string>();
       out.rows.push_back(std::move(r));
     } catch (const nlohmann::json::exception& e) {
       throw Error(where + ": " + e.what() +
@@ -66,8 +69,14 @@ OpCalibration calibrate_ops(const arch::DeviceSpec& spec, const std::filesystem:
       throw Error(where + ": " + e.what());
     }
   }
-  for (const nlohmann::json& row : doc.value("not_expressible", nlohmann::json::array()))
-    out.skipped.push_back({row.value("name", "?"), row.value("why", "")});
+  index = 0;
+  for (const nlohmann::json& entry : doc.value("not_expressible", nlohmann::json::array())) {
+    const std::string where = file + ": not_expressible[" + std::to_string(index++) + "]";
+    if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() ||
+        !entry.contains("why") || !entry["why"].is_string())
+      throw Error(where + ": needs {\"name\": \"...\", \"why\": \"...\"}");
+    out.skipped.push_back({entry["name"].get<std::string>(), entry["why"].get<std::string>()});
+  }
   return out;
 }
 

@@ -19,9 +19,10 @@ struct OpCalibration {
 std::filesystem::path default_op_references_file();
 
 // Simulates every row of `references` in isolation on `spec` (timing only) and compares its
-// DEVICE KERNEL DURATION with the row's figure. A row whose op fails to run (its circular
-// buffers do not fit L1, say) is skipped with the error as the reason. Throws wormsim::Error
-// naming the file and the row for an unreadable file or a row wormsim cannot build.
+// DEVICE KERNEL DURATION with the row's figure. A row whose op's circular buffers do not fit
+// L1 is skipped with the overflow as the reason. Throws wormsim::Error naming the file and the
+// row for an unreadable file, a row missing a field, or an op wormsim refuses (shape or
+// parameter errors).
 OpCalibration calibrate_ops(const arch::DeviceSpec& spec,
                             const std::filesystem::path& references = default_op_references_file());
 

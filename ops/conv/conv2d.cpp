@@ -267,7 +267,7 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
   const DataType act_type = plan.act_type;
   const DataType interm = options_.compute.fp32_dest_acc_en ? DataType::Float32 : out_type;
   const DataType bias_type = has_bias_ ? inputs[2].data_type() : DataType::BFloat16;
-  // The halo buffer and the untilized input (none on the matmul path).
+  // The halo buffer and the halo's untilize CBs (none on the matmul path).
   std::uint64_t fixed =
       plan.act_in_place ? 0 : aligned(halo.max_window_sticks * halo.stick_bytes, device);
   if (input.layout() == Layout::Tile && !plan.act_in_place) {

@@ -42,7 +42,7 @@ HaloCbs create_halo_cbs(Program& program, const HaloPlan& plan, std::size_t g, s
                         bool buffer_is_output);
 
 // Tiles of L1 the untilize of a sharded TILE input takes (tt-metal's two double-buffered
-// one-tile-row CBs); conv and pool planning count them.
+// one-tile-row CBs); conv planning counts them.
 std::uint32_t halo_untilize_out_tiles(const HaloPlan& plan);
 
 // TRISC part (see above). No-op for a ROW_MAJOR input.

@@ -123,8 +123,9 @@ const CommandRegistration registration(60, [](CLI::App& app) {
   cmd->add_option("--matmul-device", o->matmul_device,
                   "Device of the matmul rows (measured on n150)")
       ->capture_default_str();
-  auto* device = cmd->add_option("--device", o->device, "Device of the microbenchmarks")
-                     ->capture_default_str();
+  auto* device =
+      cmd->add_option("--device", o->device, "Device of the microbenchmarks and the ops rows")
+          ->capture_default_str();
   auto* matmul_device = cmd->get_option("--matmul-device");
   cmd->add_option(
          "--spec", o->spec_file,

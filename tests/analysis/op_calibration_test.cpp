@@ -85,8 +85,12 @@ TEST_F(OpCalibrationTest, RowsCompareTheKernelDurationInMicroseconds) {
 }
 
 TEST_F(OpCalibrationTest, ProjectReferencesRunOrSayWhyNot) {
+  // Four rows run (the maxpool among them, which needs the halo's small untilize CBs); one
+  // reference (a width-sharded conv) cannot be expressed.
   const OpCalibration c = calibrate_ops(n300());
-  EXPECT_GE(c.rows.size(), 3u);
+  EXPECT_EQ(c.rows.size(), 4u);
+  ASSERT_EQ(c.skipped.size(), 1u);
+  EXPECT_NE(c.skipped[0].reason.find("width"), std::string::npos) << c.skipped[0].reason;
   for (const CalibrationRow& r : c.rows) {
     EXPECT_GT(r.simulated, 0.0) << r.name;
     EXPECT_NE(r.note.find("tt-metal"), std::string::npos) << r.name;
@@ -113,6 +117,23 @@ TEST_F(OpCalibrationTest, BadFilesNameTheFileAndRow) {
   const std::string e2 = error_of(write(unknown_op));
   EXPECT_NE(e2.find("rows[0]"), std::string::npos) << e2;
   EXPECT_NE(e2.find("no_such_op"), std::string::npos) << e2;
+  // An op the simulator refuses (here a matmul whose inner dimensions differ) is the row's
+  // error, not a row 'not simulated'.
+  nlohmann::json bad_shape = small_matmul();
+  bad_shape["inputs"][1]["shape"] = {1, 1, 128, 256};
+  nlohmann::json mismatch = {{"rows",
+                              {{{"name", "mm"},
+                                {"kind", "measured"},
+                                {"measured_us", 1.0},
+                                {"source", "s"},
+                                {"op", bad_shape}}}}};
+  const std::string e3 = error_of(write(mismatch));
+  EXPECT_NE(e3.find("rows[0]"), std::string::npos) << e3;
+  // A malformed not_expressible entry names itself.
+  nlohmann::json bad_entry = {{"rows", nlohmann::json::array()},
+                              {"not_expressible", {"just a string"}}};
+  const std::string e4 = error_of(write(bad_entry));
+  EXPECT_NE(e4.find("not_expressible[0]"), std::string::npos) << e4;
 }
 
 }  // namespace
