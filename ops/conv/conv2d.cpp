@@ -230,6 +230,7 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
   const DataType out_type = options_.output_dtype.value_or(
       is_block_float(input.data_type()) ? DataType::BFloat16 : input.data_type());
   plan.act_type = plan.act_in_place ? input.data_type() : out_type;
+  plan.act_cb_blocks = options_.act_double_buffer || plan.act_in_place ? 2 : 1;
   const Shape out_shape({1, 1, static_cast<std::uint32_t>(w.output_sticks()), c_out});
   MemoryConfig out_memory;
   if (!options_.output_in_dram) {
@@ -298,9 +299,7 @@ std::vector<TensorSpec> Conv2dOp::output_specs(const std::vector<TensorSpec>& in
       const auto [sh, sw] = choose_subblock(abh, plan.per_core_N, dst);
       for (bool resident : {true, false}) {
         const std::uint64_t act_block = static_cast<std::uint64_t>(abh) * bw * tile_bytes(act_type);
-        // tt-metal's act CB: one act block, two with enable_act_double_buffer (the matmul
-        // path's stays at two: wormsim keeps a copy of the shard there, a conservative L1 count).
-        const std::uint64_t act_blocks = options_.act_double_buffer || plan.act_in_place ? 2 : 1;
+        const std::uint64_t act_blocks = plan.act_cb_blocks;
         std::uint64_t need = 0;
         if (!plan.block && !plan.act_in_place) {
           // The row-major act CB the readers fill, and the block the compute kernel tilizes.

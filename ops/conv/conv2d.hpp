@@ -80,6 +80,9 @@ struct ConvPlan {
   // tt-metal's split reader: the weights RISC (BRISC) gathers the second part of every act
   // block's rows too, before its weight block (see split_reader_pays in conv2d.cpp).
   bool split_reader{false};
+  // Act blocks the act CB holds: tt-metal's one, two with enable_act_double_buffer (the matmul
+  // path keeps two: wormsim copies the shard there, a conservative L1 count).
+  std::uint32_t act_cb_blocks{1};
   // tt-metal's matmul path of a 1x1 conv (see runs_on_its_input_shard in conv2d.cpp): the input
   // shard is the act operand as it is, so there is no halo, window gather or tilize.
   bool act_in_place{false};

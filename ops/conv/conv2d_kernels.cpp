@@ -342,6 +342,8 @@ Task compute_kernel(ConvRun& run, std::size_t g, std::size_t i, CoreCbs cbs) {
   const std::uint32_t w_tiles = run.weight_tiles();
   const std::uint32_t nb = p.num_k_blocks();
   bool bias_ready = false;
+  // Height sharding tilizes here, per K block; block sharding tilizes the own slice above.
+  const bool tilizes_here = !p.block && !p.act_in_place;
   for (std::uint32_t a = 0; a < p.num_act_blocks(); ++a) {
     if (p.block && !p.act_in_place) {
       // Tilize this core's channel slice (all its K blocks) before the grid row multicasts it.
@@ -360,7 +362,6 @@ Task compute_kernel(ConvRun& run, std::size_t g, std::size_t i, CoreCbs cbs) {
       const std::uint32_t in0_tiles = p.block ? tiles : reader_tiles(run, 0);
       co_await cbs.in0->wait_front(in0_tiles);
       if (p.split_reader && !p.block) co_await cbs.act_second->wait_front(tiles - in0_tiles);
-      const bool tilizes_here = !p.block && !p.act_in_place;
       if (tilizes_here) {
         // Height sharding tilizes the row-major act into its own CB (act_tilized) before it
         // waits for the weights, then frees the act CB, so the readers gather the next block
@@ -447,8 +448,7 @@ void Conv2dOp::build(Program& program, const std::vector<TensorSpec>& inputs,
         const std::uint32_t tiles = run->act_tiles();
         const std::uint32_t first = reader_tiles(*run, 0);
         const std::uint32_t stick_tile = tile_bytes(p.halo->stick_type);
-        // One act block, or two with a double-buffered act CB (the matmul path keeps two).
-        const std::uint32_t blocks = run->options.act_double_buffer || p.act_in_place ? 2 : 1;
+        const std::uint32_t blocks = p.act_cb_blocks;
         if (p.block || p.act_in_place) {
           cbs.in0 = &program.create_cb(core, "act", blocks * tiles, act_tile);
         } else {

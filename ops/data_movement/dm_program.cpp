@@ -173,20 +173,19 @@ class GatherPlanner {
   Unit make_unit(CoreCoord core, const std::vector<PageRef>& pages) {
     Unit unit;
     whole_tiles_.clear();
+    unit_core_ = core;
     for (const PageRef& ref : pages) {
       const PageMap& out = out_maps_[ref.output];
-      unit_core_ = core;
       output_local_ = out.local_to(ref.page, core);
       if (out.tiled())
-        add_tile_page(unit, core, ref);
+        add_tile_page(unit, ref);
       else
         add_row_page(unit, ref);
       std::uint32_t bytes = out.page_bytes();
       if (ref.end > 0)
         bytes = (ref.end - ref.begin) * element_bytes(outputs_[ref.output].data_type());
       unit.out_bytes += bytes;
-      if (!out.local_to(ref.page, core))
-        unit.writes.push_back(Transfer{out.endpoint(ref.page), bytes});
+      if (!output_local_) unit.writes.push_back(Transfer{out.endpoint(ref.page), bytes});
     }
     return unit;
   }
@@ -261,7 +260,7 @@ class GatherPlanner {
   }
 
   // One output tile: a copy or transpose of one input tile, or a set of face-row runs.
-  void add_tile_page(Unit& unit, CoreCoord core, const PageRef& ref) {
+  void add_tile_page(Unit& unit, const PageRef& ref) {
     const PageMap& out = out_maps_[ref.output];
     const Shape& padded = outputs_[ref.output].padded_shape();
     const std::uint64_t tile_row = ref.page / out.pages_across();
@@ -351,7 +350,7 @@ class GatherPlanner {
     }
     if (!any) return;  // all padding / fill
     if (sources_ == TileSources::WholeTiles) {
-      add_whole_source_tiles(unit, core, ref);
+      add_whole_source_tiles(unit, ref);
       return;
     }
     if (copy) {
@@ -418,7 +417,7 @@ class GatherPlanner {
   // (its size is set once every tile is planned, see build_gather), the distinct input tiles in
   // ascending page order (the host map groups segments by input page), one read at a time, and a
   // local write per segment: a run of consecutive elements inside one input face row.
-  void add_whole_source_tiles(Unit& unit, CoreCoord core, const PageRef& ref) {
+  void add_whole_source_tiles(Unit& unit, const PageRef& ref) {
     unit.reads.push_back(Transfer{program_.fabric().dram_bank(static_cast<std::uint32_t>(
                                       ref.page % program_.spec().dram.banks.size())),
                                   0});
@@ -426,7 +425,7 @@ class GatherPlanner {
     unit.serial_reads = true;
     std::set<std::pair<std::uint32_t, std::uint64_t>> tiles;
     std::uint32_t segments = 0;
-    const noc::Endpoint self = program_.fabric().worker(core.x, core.y);
+    const noc::Endpoint self = program_.fabric().worker(unit_core_.x, unit_core_.y);
     const std::uint64_t tile = out_maps_[ref.output].page_bytes();
     for_each_segment([&](const Element& first, std::uint32_t run) {
       tiles.emplace(static_cast<std::uint32_t>(first.input), first.page);
