@@ -880,10 +880,12 @@ TEST(Conv2dTest, RejectsBadParameters) {
 
 TEST(Conv2dTest, CliRunsTheExampleJsons) {
   // conv2d_example.json: a 3x3 conv; conv2d_pointwise_example.json: a ResNet-50 layer1 1x1 conv
-  // on its height-sharded TILE input (the matmul path, docs/accuracy.md).
+  // on its height-sharded TILE input (the matmul path, docs/accuracy.md);
+  // conv2d_block_sharded_3x3.json: a block-sharded 3x3 conv (docs/accuracy.md).
   const std::pair<const char*, nlohmann::json> examples[] = {
       {"conv2d_example.json", {1, 1, 3136, 64}},
-      {"conv2d_pointwise_example.json", {1, 1, 50176, 256}}};
+      {"conv2d_pointwise_example.json", {1, 1, 50176, 256}},
+      {"conv2d_block_sharded_3x3.json", {1, 1, 784, 256}}};
   for (const auto& [file, shape] : examples) {
     const std::string command = std::string(WORMSIM_BINARY) + " op --json " +
                                 WORMSIM_TEST_DATA_DIR + "/ops/" + file + " --format json";
