@@ -55,7 +55,7 @@ OpResult execute(Device& device, const Operation& op, const std::vector<Tensor>&
   if (with_values) {
     result.outputs = op.compute(inputs, record.outputs);
     const Tensor& out = result.outputs.front();
-    if (out.has_golden()) record.pcc = numerics::pcc(out.logical_golden(), out.logical_values());
+    record.pcc = out.golden_pcc();
   } else {
     for (const TensorSpec& spec : record.outputs) result.outputs.emplace_back(spec);
   }

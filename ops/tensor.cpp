@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "ops/numerics/pcc.hpp"
 #include "sim/error.hpp"
 
 namespace wormsim::ops {
@@ -137,5 +138,13 @@ void Tensor::set(std::uint32_t w, std::uint32_t z, std::uint32_t y, std::uint32_
 
 std::vector<float> Tensor::logical_values() const { return gather_logical(spec_, values()); }
 std::vector<float> Tensor::logical_golden() const { return gather_logical(spec_, golden()); }
+
+std::optional<double> Tensor::golden_pcc() const {
+  if (!values_ || !golden_) return std::nullopt;
+  const auto l = spec_.logical_shape().wzyx();
+  const auto p = spec_.padded_shape().wzyx();
+  return numerics::pcc(*golden_, *values_,
+                       numerics::PaddedShape{{l[0], l[1], l[2], l[3]}, {p[0], p[1], p[2], p[3]}});
+}
 
 }  // namespace wormsim::ops

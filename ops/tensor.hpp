@@ -7,6 +7,7 @@
 // are present and addressable. Buffers are shared: copying a Tensor shares its values.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "ops/tensor_spec.hpp"
@@ -58,6 +59,9 @@ class Tensor {
   // The logical elements only, row-major (padding dropped).
   std::vector<float> logical_values() const;
   std::vector<float> logical_golden() const;
+  // numerics::pcc of the logical values against the logical golden, read in place; nullopt
+  // without values or golden.
+  std::optional<double> golden_pcc() const;
 
  private:
   void check_buffer(const Buffer& buffer, const char* what) const;

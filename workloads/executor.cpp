@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <set>
 
 #include "arch/l1_allocator.hpp"
-#include "ops/numerics/pcc.hpp"
 #include "ops/op_registry.hpp"
 #include "ops/op_timing_reuse.hpp"
 #include "sim/error.hpp"
+#include "workloads/synthetic_random.hpp"
 
 namespace wormsim::workloads {
 namespace {
@@ -125,11 +124,6 @@ std::map<TensorId, std::uint64_t> index_bounds(const Graph& graph) {
   return bounds;
 }
 
-std::optional<double> output_pcc(const ops::Tensor& t) {
-  if (!t.has_values() || !t.has_golden()) return std::nullopt;
-  return ops::numerics::pcc(t.logical_golden(), t.logical_values());
-}
-
 }  // namespace
 
 std::string_view to_string(DispatchMode mode) {
@@ -156,8 +150,7 @@ ops::Tensor synthetic_tensor(const GraphTensor& tensor, std::uint64_t seed,
                              std::uint64_t index_bound) {
   const ops::TensorSpec& spec = tensor.spec;
   std::vector<float> values(spec.logical_shape().volume(), 0.0f);
-  // splitmix64's increment spreads consecutive seeds over the state space.
-  std::mt19937_64 rng(name_hash(tensor.name) ^ (seed * 0x9E3779B97F4A7C15ULL));
+  const std::uint64_t key = name_hash(tensor.name) ^ mix64(seed);
   const bool integer = is_integer(spec.data_type());
   if (tensor.init == "ones") {
     std::fill(values.begin(), values.end(), 1.0f);
@@ -195,14 +188,11 @@ ops::Tensor synthetic_tensor(const GraphTensor& tensor, std::uint64_t seed,
     const std::uint64_t bound =
         index_bound > 0 ? index_bound
                         : std::max<std::uint64_t>(1, static_cast<std::uint64_t>(tensor.init_scale));
-    std::uniform_int_distribution<std::uint64_t> pick(0, bound - 1);
-    for (float& v : values) v = static_cast<float>(pick(rng));
+    fill_whole_numbers(values, key, bound);
   } else if (tensor.init == "normal") {
-    std::normal_distribution<double> normal(0.0, tensor.init_scale);
-    for (float& v : values) v = static_cast<float>(normal(rng));
+    fill_normal(values, key, tensor.init_scale);
   } else if (tensor.init == "uniform") {
-    std::uniform_real_distribution<double> uniform(-tensor.init_scale, tensor.init_scale);
-    for (float& v : values) v = static_cast<float>(uniform(rng));
+    fill_uniform(values, key, tensor.init_scale);
   } else {
     throw Error("tensor '" + tensor.name + "': unknown init '" + tensor.init + "'");
   }
@@ -397,7 +387,7 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
           device_inputs.push_back(activation ? inputs[k].with_golden(nullptr) : inputs[k]);
         }
         const std::vector<ops::Tensor> local = op->compute(device_inputs, result.record.outputs);
-        nr.local_pcc = output_pcc(local.front());
+        nr.local_pcc = local.front().golden_pcc();
       }
     } catch (const Error& e) {
       throw Error(where + ": " + e.what());
@@ -451,7 +441,7 @@ GraphRun run_graph(ops::Device& device, const Graph& graph, const ExecutorOption
   for (TensorId t : graph.outputs()) {
     const ops::Tensor& value = value_of(t);
     run.outputs.emplace(graph.tensor(t).name, value);
-    if (const auto p = output_pcc(value); p && (!run.pcc || *p < *run.pcc)) run.pcc = p;
+    if (const auto p = value.golden_pcc(); p && (!run.pcc || *p < *run.pcc)) run.pcc = p;
   }
   return run;
 }

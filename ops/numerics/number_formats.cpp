@@ -7,6 +7,7 @@
 #include <string>
 
 #include "sim/error.hpp"
+#include "sim/parallel.hpp"
 
 namespace wormsim::ops::numerics {
 namespace {
@@ -14,31 +15,16 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "tile byte layouts are little-endian, as on the host tt-metal runs on");
 
-constexpr std::uint32_t kSignMask = 0x80000000u;
-constexpr std::uint32_t kExpMask = 0x7F800000u;
-constexpr std::uint32_t kAbsMask = 0x7FFFFFFFu;
-constexpr std::uint32_t kQuietBit = 0x00400000u;
+using detail::kAbsMask;
+using detail::kExpMask;
+using detail::kQuietBit;
+using detail::kSignMask;
+using detail::round_bits_nearest_even;
 constexpr std::uint32_t kImplicitOne = 0x00800000u;
 constexpr std::uint32_t kMantissaMask = 0x007FFFFFu;
 
 inline std::uint32_t bits_of(float value) { return std::bit_cast<std::uint32_t>(value); }
 inline float float_of(std::uint32_t bits) { return std::bit_cast<float>(bits); }
-
-// Round-to-nearest-even of an fp32 pattern, dropping its low kDroppedBits (16 for bf16, 13 for
-// tf32); written so that a loop over it compiles to blends, not branches.
-template <int kDroppedBits>
-inline std::uint32_t round_bits_nearest_even(std::uint32_t u) {
-  constexpr std::uint32_t keep_mask = ~((1u << kDroppedBits) - 1u);
-  constexpr std::uint32_t half_minus_one = (1u << (kDroppedBits - 1)) - 1u;
-  const std::uint32_t lsb = (u >> kDroppedBits) & 1u;
-  // Carries propagate into the exponent, so overflow past the largest finite becomes inf.
-  std::uint32_t rounded = (u + half_minus_one + lsb) & keep_mask;
-  const bool is_nan = (u & kAbsMask) > kExpMask;
-  const bool flushed = (rounded & kExpMask) == 0;  // zero or denormal: the FPU reads it as 0
-  rounded = flushed ? (rounded & kSignMask) : rounded;
-  // A NaN must not round into inf (or wrap into the sign bit): keep it a quiet NaN.
-  return is_nan ? ((u | kQuietBit) & keep_mask) : rounded;
-}
 
 template <int kDroppedBits>
 inline std::uint32_t truncate_bits(std::uint32_t u) {
@@ -171,14 +157,16 @@ inline void quantize_group(float* data) {
   std::memcpy(data, bits.data(), sizeof bits);
 }
 
+// Groups are independent, so large matrices are quantized on all cores.
 template <int kMagBits, BfpRounding kRounding>
 void quantize_bfp_rows(std::span<float> values, std::size_t rows, std::size_t cols) {
   float* data = values.data();
-  for (std::size_t r = 0; r < rows; ++r) {
-    for (std::size_t c = 0; c < cols; c += kBfpGroup) {
-      quantize_group<kMagBits, kRounding>(data + r * cols + c);
-    }
-  }
+  const std::size_t groups = rows * cols / kBfpGroup;
+  sim::run_ranges(groups, sim::kParallelValues / kBfpGroup,
+                  [&](std::size_t first, std::size_t last) {
+                    for (std::size_t g = first; g < last; ++g)
+                      quantize_group<kMagBits, kRounding>(data + g * kBfpGroup);
+                  });
 }
 
 // One group in its stored form: the shared exponent and 16 sign|magnitude codes.
@@ -240,8 +228,6 @@ inline std::size_t tile_index(std::size_t face, std::size_t row, std::size_t col
 
 // ---- bfloat16 / tf32 -------------------------------------------------------------------------
 
-float round_to_bf16(float value) { return float_of(round_bits_nearest_even<16>(bits_of(value))); }
-
 std::uint16_t to_bf16_bits(float value) {
   return static_cast<std::uint16_t>(round_bits_nearest_even<16>(bits_of(value)) >> 16);
 }
@@ -251,7 +237,10 @@ float from_bf16_bits(std::uint16_t bits) {
 }
 
 void quantize_bf16(std::span<float> values) {
-  transform_bits(values, [](std::uint32_t u) { return round_bits_nearest_even<16>(u); });
+  sim::run_ranges(values.size(), sim::kParallelValues, [&](std::size_t first, std::size_t last) {
+    transform_bits(values.subspan(first, last - first),
+                   [](std::uint32_t u) { return round_bits_nearest_even<16>(u); });
+  });
 }
 
 void quantize_tf32(std::span<float> values, Tf32Conversion mode) {

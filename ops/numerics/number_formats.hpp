@@ -16,6 +16,7 @@
 // - Tile byte layout (blockfloat_common.cpp pack_fp32_vec_as_bfp_tiles): 64 exponent bytes
 //   (face0 rows 0..15, face1, face2, face3), then the faces' data, each face row-major; datum 0
 //   of a dword sits in its least significant bits (bfp4: low nibble first).
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -31,11 +32,39 @@ inline constexpr std::size_t kFaceDim = 16;
 inline constexpr std::size_t kTileValues = kTileDim * kTileDim;
 inline constexpr std::size_t kBfpGroup = 16;  // values per shared exponent (one face row)
 
+namespace detail {
+inline constexpr std::uint32_t kSignMask = 0x80000000u;
+inline constexpr std::uint32_t kExpMask = 0x7F800000u;
+inline constexpr std::uint32_t kAbsMask = 0x7FFFFFFFu;
+inline constexpr std::uint32_t kQuietBit = 0x00400000u;
+
+// Round-to-nearest-even of an fp32 pattern, dropping its low kDroppedBits (16 for bf16, 13 for
+// tf32); written so that a loop over it compiles to blends, not branches.
+template <int kDroppedBits>
+inline std::uint32_t round_bits_nearest_even(std::uint32_t u) {
+  constexpr std::uint32_t keep_mask = ~((1u << kDroppedBits) - 1u);
+  constexpr std::uint32_t half_minus_one = (1u << (kDroppedBits - 1)) - 1u;
+  const std::uint32_t lsb = (u >> kDroppedBits) & 1u;
+  // Carries propagate into the exponent, so overflow past the largest finite becomes inf.
+  std::uint32_t rounded = (u + half_minus_one + lsb) & keep_mask;
+  const bool is_nan = (u & kAbsMask) > kExpMask;
+  const bool flushed = (rounded & kExpMask) == 0;  // zero or denormal: the FPU reads it as 0
+  rounded = flushed ? (rounded & kSignMask) : rounded;
+  // A NaN must not round into inf (or wrap into the sign bit): keep it a quiet NaN.
+  return is_nan ? ((u | kQuietBit) & keep_mask) : rounded;
+}
+
+}  // namespace detail
+
 // ---- bfloat16 ----------------------------------------------------------------------------
 // Round-to-nearest-even to bfloat16; NaN stays a (quiet) NaN, inf stays inf, values that round
 // past the largest bf16 become inf, and results with a zero exponent field (denormals) become
 // signed zero, as the Tensix FPU reads them.
-float round_to_bf16(float value);
+// Inline: element-wise device numerics call it per value.
+inline float round_to_bf16(float value) {
+  return std::bit_cast<float>(
+      detail::round_bits_nearest_even<16>(std::bit_cast<std::uint32_t>(value)));
+}
 // The 16-bit pattern of round_to_bf16(value) and back.
 std::uint16_t to_bf16_bits(float value);
 float from_bf16_bits(std::uint16_t bits);

@@ -1,5 +1,7 @@
 #pragma once
 // Accuracy metrics between a golden (fp32 reference) result and a simulated one.
+#include <array>
+#include <cstdint>
 #include <span>
 
 namespace wormsim::ops::numerics {
@@ -17,6 +19,16 @@ namespace wormsim::ops::numerics {
 // Computed in double (numpy would use the input dtype); the result is clamped to [-1, 1].
 // Throws Error if the sizes differ.
 double pcc(std::span<const float> golden, std::span<const float> calculated);
+
+// A row-major buffer over a padded [w, z, y, x] shape whose first `logical` extents hold values.
+struct PaddedShape {
+  std::array<std::uint64_t, 4> logical, padded;
+};
+// pcc() of the logical values of two such buffers, read in place: the same result, bit for bit,
+// as pcc() of the two gathered logical vectors, without the copies. Throws Error if a logical
+// extent exceeds its padded one or the buffers do not hold the padded volume.
+double pcc(std::span<const float> golden, std::span<const float> calculated,
+           const PaddedShape& shape);
 
 // max |golden - calculated|, like torch.max(torch.abs(golden - calculated)) in comp_allclose:
 // a NaN anywhere (including inf - inf) gives NaN. 0 for empty input.
