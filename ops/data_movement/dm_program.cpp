@@ -556,33 +556,38 @@ std::vector<Tensor> gather_values(const ElementMap& map, const std::vector<Tenso
     const Coord4 d = spec.padded_shape().wzyx();
     auto out = std::make_shared<std::vector<float>>(spec.padded_shape().volume());
     auto golden = std::make_shared<std::vector<float>>(spec.padded_shape().volume());
-    std::size_t index = 0;
-    Coord4 at{};
-    for (at[0] = 0; at[0] < d[0]; ++at[0]) {
-      for (at[1] = 0; at[1] < d[1]; ++at[1]) {
-        for (at[2] = 0; at[2] < d[2]; ++at[2]) {
-          for (at[3] = 0; at[3] < d[3]; ++at[3], ++index) {
-            const Source src = map.source(k, at);
-            if (src.fill) {
-              (*out)[index] = (*golden)[index] = src.fill_value;
-              continue;
+    // Element maps are read-only (the planner shares them between threads too), so rows are
+    // gathered on all cores.
+    const std::size_t rows = static_cast<std::size_t>(d[0]) * d[1] * d[2];
+    sim::run_ranges(
+        rows, sim::kParallelValues / d[3] + 1, [&](std::size_t first, std::size_t last) {
+          for (std::size_t row = first; row < last; ++row) {
+            Coord4 at{static_cast<std::uint32_t>(row / (static_cast<std::size_t>(d[1]) * d[2])),
+                      static_cast<std::uint32_t>(row / d[2] % d[1]),
+                      static_cast<std::uint32_t>(row % d[2]), 0};
+            std::size_t index = row * d[3];
+            for (; at[3] < d[3]; ++at[3], ++index) {
+              const Source src = map.source(k, at);
+              if (src.fill) {
+                (*out)[index] = (*golden)[index] = src.fill_value;
+                continue;
+              }
+              const Coord4& sd = dims.at(src.input);
+              if (!(src.at[0] < sd[0] && src.at[1] < sd[1] && src.at[2] < sd[2] &&
+                    src.at[3] < sd[3])) {
+                throw std::logic_error("data movement element map points outside input " +
+                                       std::to_string(src.input));
+              }
+              const std::uint64_t offset =
+                  ((static_cast<std::uint64_t>(src.at[0]) * sd[1] + src.at[1]) * sd[2] +
+                   src.at[2]) *
+                      sd[3] +
+                  src.at[3];
+              (*out)[index] = (*values[src.input])[offset];
+              (*golden)[index] = (*goldens[src.input])[offset];
             }
-            const Coord4& sd = dims.at(src.input);
-            if (!(src.at[0] < sd[0] && src.at[1] < sd[1] && src.at[2] < sd[2] &&
-                  src.at[3] < sd[3])) {
-              throw std::logic_error("data movement element map points outside input " +
-                                     std::to_string(src.input));
-            }
-            const std::uint64_t offset =
-                ((static_cast<std::uint64_t>(src.at[0]) * sd[1] + src.at[1]) * sd[2] + src.at[2]) *
-                    sd[3] +
-                src.at[3];
-            (*out)[index] = (*values[src.input])[offset];
-            (*golden)[index] = (*goldens[src.input])[offset];
           }
-        }
-      }
-    }
+        });
     round_to_format(*out, spec);
     result.emplace_back(spec, out, golden);
   }

@@ -6,6 +6,7 @@
 #include "ops/numerics/fidelity_matmul.hpp"
 #include "ops/numerics/number_formats.hpp"
 #include "ops/unary_functions.hpp"
+#include "sim/parallel.hpp"
 
 namespace wormsim::ops {
 namespace {
@@ -387,12 +388,15 @@ std::vector<Tensor> MatmulOp::compute(const std::vector<Tensor>& inputs, const s
   if (has_bias) {
     const Tensor& bias = inputs[2];
     const std::vector<float>& bias_golden = bias.has_golden() ? bias.golden() : bias.values();
-    for (std::size_t r = 0; r < rows; ++r) {
-      for (std::size_t c = 0; c < n; ++c) {
-        (*values)[r * n + c] += bias.values()[c];
-        (*golden)[r * n + c] += bias_golden[c];
+    const float* bias_values = bias.values().data();
+    sim::run_ranges(rows, sim::kParallelValues / n + 1, [&](std::size_t first, std::size_t last) {
+      for (std::size_t r = first; r < last; ++r) {
+        for (std::size_t c = 0; c < n; ++c) {
+          (*values)[r * n + c] += bias_values[c];
+          (*golden)[r * n + c] += bias_golden[c];
+        }
       }
-    }
+    });
   }
   if (!options_.activation.empty()) {
     apply_unary(options_.activation, *values, options_.compute.math_approx_mode);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <bit>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -85,40 +86,66 @@ std::vector<Term> product_terms(int phases, bool fp32_dest) {
   }
 }
 
-struct SlicedOperand {
-  std::vector<float> hi, lo, full;  // only the parts some term uses are filled
+// A float array whose elements are not initialised on allocation: every one is written before
+// it is read, and zero-filling operand slices cost as much as slicing them.
+class FloatArray {
+ public:
+  void allocate(std::size_t count) {
+    data_ = std::make_unique_for_overwrite<float[]>(count);
+    size_ = count;
+  }
+  void release() {
+    data_.reset();
+    size_ = 0;
+  }
+  float* data() { return data_.get(); }
+  const float* data() const { return data_.get(); }
+  std::size_t size() const { return size_; }
 
-  const std::vector<float>& part(Part which) const {
+ private:
+  std::unique_ptr<float[]> data_;
+  std::size_t size_ = 0;
+};
+
+struct SlicedOperand {
+  FloatArray hi, lo, full;  // only the parts some term uses are filled
+
+  const FloatArray& part(Part which) const {
     return which == Part::Hi ? hi : which == Part::Lo ? lo : full;
   }
 };
 
+// Element-wise, so split over the cores for large operands (values do not depend on the split).
 template <std::uint32_t kHiKeep, std::uint32_t kLoKeep>
 SlicedOperand slice_operand(std::span<const float> values, DataType dtype, bool need_hi,
                             bool need_lo, bool need_full) {
   const std::size_t count = values.size();
   const std::uint32_t keep = src_keep_mask(dtype);
   SlicedOperand out;
-  out.hi.resize(count);  // always computed; the other parts derive from it
-  if (need_lo || need_full) out.lo.resize(count);
+  out.hi.allocate(count);  // always computed; the other parts derive from it
+  if (need_lo || need_full) out.lo.allocate(count);
+  if (need_full) out.full.allocate(count);
   float* hi = out.hi.data();
-  // Separate loops keep each one branch-free so it vectorises.
-  if (need_lo || need_full) {
-    float* lo = out.lo.data();
-    for (std::size_t i = 0; i < count; ++i) slice<kHiKeep, kLoKeep>(values[i], keep, hi[i], lo[i]);
-  } else {
-    for (std::size_t i = 0; i < count; ++i) {
-      float unused;
-      slice<kHiKeep, kLoKeep>(values[i], keep, hi[i], unused);
+  float* lo = out.lo.data();
+  float* full = out.full.data();
+  sim::run_ranges(count, sim::kParallelValues, [&](std::size_t first, std::size_t last) {
+    // Separate loops keep each one branch-free so it vectorises.
+    if (lo != nullptr) {
+      for (std::size_t i = first; i < last; ++i)
+        slice<kHiKeep, kLoKeep>(values[i], keep, hi[i], lo[i]);
+    } else {
+      for (std::size_t i = first; i < last; ++i) {
+        float unused;
+        slice<kHiKeep, kLoKeep>(values[i], keep, hi[i], unused);
+      }
     }
-  }
-  if (need_full) {
-    out.full.resize(count);
     // Exact: hi and lo hold disjoint bits of the same value.
-    for (std::size_t i = 0; i < count; ++i) out.full[i] = out.hi[i] + out.lo[i];
-  }
-  if (!need_hi && need_full) out.hi = {};
-  if (!need_lo) out.lo = {};
+    if (full != nullptr) {
+      for (std::size_t i = first; i < last; ++i) full[i] = hi[i] + lo[i];
+    }
+  });
+  if (!need_hi && need_full) out.hi.release();
+  if (!need_lo) out.lo.release();
   return out;
 }
 
