@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "sim/error.hpp"
 #include "sim/parallel.hpp"
 
 namespace wormsim::workloads {
@@ -78,7 +79,7 @@ void fill_chunks(std::span<float> out, std::uint64_t key, Fill&& fill) {
   sim::run_ranges(chunks, sim::kParallelValues / kSyntheticChunkValues,
                   [&](std::size_t first, std::size_t last) {
                     for (std::size_t c = first; c < last; ++c) {
-                      SplitMix64 rng(mix64(key ^ mix64(c + 1)));
+                      SplitMix64 rng(chunk_seed(key, c));
                       const std::size_t begin = c * kSyntheticChunkValues;
                       fill(out.subspan(begin, std::min(kSyntheticChunkValues, out.size() - begin)),
                            rng);
@@ -87,6 +88,12 @@ void fill_chunks(std::span<float> out, std::uint64_t key, Fill&& fill) {
 }
 
 }  // namespace
+
+std::uint64_t chunk_seed(std::uint64_t key, std::uint64_t chunk) {
+  // Both mixed before they are combined: with key ^ mix64(chunk + 1), a run seed folded into the
+  // key by XOR could trade places with the chunk index (seed s's chunk c = seed c+1's chunk s-1).
+  return mix64(mix64(key) ^ mix64(chunk + 1));
+}
 
 std::uint64_t mix64(std::uint64_t x) {
   x = (x ^ (x >> 30)) * kMixMultiplier1;
@@ -115,6 +122,9 @@ void fill_uniform(std::span<float> out, std::uint64_t key, double half_width) {
 }
 
 void fill_whole_numbers(std::span<float> out, std::uint64_t key, std::uint64_t bound) {
+  if (bound == 0) {
+    throw Error("synthetic whole numbers: the bound must be at least 1 (values lie in [0, bound))");
+  }
   const double scale = static_cast<double>(bound);
   const double largest = static_cast<double>(bound - 1);
   fill_chunks(out, key, [&](std::span<float> chunk, SplitMix64& rng) {

@@ -30,11 +30,15 @@ class SplitMix64 {
 // The mixing function of splitmix64 alone (a bijection of 64-bit words).
 std::uint64_t mix64(std::uint64_t x);
 
+// The seed of chunk `chunk`'s stream for a tensor with `key`.
+std::uint64_t chunk_seed(std::uint64_t key, std::uint64_t chunk);
+
 // Fill `out` with N(0, stddev), U(-half_width, half_width), or whole numbers in [0, bound).
 // `key` identifies the tensor (name hash and run seed); the same key and size give the same
 // values on any machine and thread count.
 void fill_normal(std::span<float> out, std::uint64_t key, double stddev);
 void fill_uniform(std::span<float> out, std::uint64_t key, double half_width);
-void fill_whole_numbers(std::span<float> out, std::uint64_t key, std::uint64_t bound);
+void fill_whole_numbers(std::span<float> out, std::uint64_t key,
+                        std::uint64_t bound);  // throws Error for bound 0
 
 }  // namespace wormsim::workloads

@@ -592,20 +592,22 @@ TEST(Pcc, LargeVectorsSummedInChunksMatchOneLongSum) {
 }
 
 TEST(Pcc, PaddedBuffersReadInPlaceEqualTheGatheredLogicalValues) {
-  // [2, 3, 45, 70] logical in [2, 3, 64, 96] padded: 18,900 values, two chunks, rows that
-  // cross chunk boundaries. Padding holds values far from the data, so reading one of them (or
-  // skipping a logical one) changes the result.
-  const PaddedShape shape{{2, 3, 45, 70}, {2, 3, 64, 96}};
-  const std::size_t padded = 2 * 3 * 64 * 96;
+  // [2, 3, 90, 140] logical in [2, 3, 96, 160] padded: 75,600 values, five chunks (so they are
+  // spread over threads, each with its own scratch) and rows that cross chunk boundaries.
+  // Padding holds values far from the data, so reading one of them (or skipping a logical one)
+  // changes the result.
+  const std::size_t lw = 2, lz = 3, ly = 90, lx = 140, py = 96, px = 160;
+  const PaddedShape shape{{lw, lz, ly, lx}, {lw, lz, py, px}};
+  const std::size_t padded = lw * lz * py * px;
   std::vector<float> g = random_floats(padded, 31), c = random_floats(padded, 32);
   std::vector<float> logical_g, logical_c;
-  for (std::size_t w = 0; w < 2; ++w) {
-    for (std::size_t z = 0; z < 3; ++z) {
-      for (std::size_t y = 0; y < 64; ++y) {
-        for (std::size_t x = 0; x < 96; ++x) {
-          const std::size_t i = ((w * 3 + z) * 64 + y) * 96 + x;
+  for (std::size_t w = 0; w < lw; ++w) {
+    for (std::size_t z = 0; z < lz; ++z) {
+      for (std::size_t y = 0; y < py; ++y) {
+        for (std::size_t x = 0; x < px; ++x) {
+          const std::size_t i = ((w * lz + z) * py + y) * px + x;
           c[i] = 0.9f * g[i] + 0.4f * c[i];
-          if (y < 45 && x < 70) {
+          if (y < ly && x < lx) {
             logical_g.push_back(g[i]);
             logical_c.push_back(c[i]);
           } else {
@@ -619,10 +621,8 @@ TEST(Pcc, PaddedBuffersReadInPlaceEqualTheGatheredLogicalValues) {
   const double expected = pcc(logical_g, logical_c);
   EXPECT_GT(expected, 0.85);
   EXPECT_EQ(pcc(g, c, shape), expected);  // bit for bit
-  // No padding: the buffers themselves.
-  EXPECT_EQ(pcc(logical_g, logical_c, PaddedShape{{1, 1, 270, 70}, {1, 1, 270, 70}}), expected);
-  EXPECT_THROW(pcc(g, c, PaddedShape{{2, 3, 65, 70}, {2, 3, 64, 96}}), wormsim::Error);
-  EXPECT_THROW(pcc(g, c, PaddedShape{{2, 3, 45, 70}, {2, 3, 64, 95}}), wormsim::Error);
+  EXPECT_THROW(pcc(g, c, PaddedShape{{lw, lz, py + 1, lx}, {lw, lz, py, px}}), wormsim::Error);
+  EXPECT_THROW(pcc(g, c, PaddedShape{{lw, lz, ly, lx}, {lw, lz, py, px - 1}}), wormsim::Error);
 }
 
 TEST(Metrics, MaxAbsAndRelativeError) {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <vector>
 
+#include "sim/error.hpp"
+
 namespace wormsim::workloads {
 namespace {
 
@@ -44,8 +46,7 @@ TEST(SyntheticRandom, NormalValuesPassAKolmogorovSmirnovTest) {
 }
 
 TEST(SyntheticRandom, ValuesDependOnlyOnKeyAndIndex) {
-  // A value's chunk fixes its stream, so a longer tensor starts with a shorter one's values
-  // (and filling on any number of threads gives the same values).
+  // A value's chunk fixes its stream, so a longer tensor starts with a shorter one's values.
   std::vector<float> shorter(3 * kSyntheticChunkValues + 17), longer(9 * kSyntheticChunkValues);
   fill_normal(shorter, 7, 0.5);
   fill_normal(longer, 7, 0.5);
@@ -56,6 +57,32 @@ TEST(SyntheticRandom, ValuesDependOnlyOnKeyAndIndex) {
   // Chunks are separate streams, not one stream cut in pieces.
   EXPECT_FALSE(
       std::equal(longer.begin(), longer.begin() + 64, longer.begin() + kSyntheticChunkValues));
+}
+
+TEST(SyntheticRandom, ParallelFillEqualsChunkByChunkStreams) {
+  // Whatever the thread count, chunk c holds its own stream from chunk_seed(key, c): rebuild it
+  // serially here (uniform values: u from the stream's top 53 bits).
+  const std::uint64_t key = 0x1234;
+  std::vector<float> values(6 * kSyntheticChunkValues + 5);
+  fill_uniform(values, key, 2.0);
+  for (std::size_t c = 0; c * kSyntheticChunkValues < values.size(); ++c) {
+    SplitMix64 rng(chunk_seed(key, c));
+    const std::size_t end = std::min(values.size(), (c + 1) * kSyntheticChunkValues);
+    for (std::size_t i = c * kSyntheticChunkValues; i < end; ++i) {
+      ASSERT_EQ(values[i], static_cast<float>(2.0 * (2.0 * rng.uniform01() - 1.0))) << i;
+    }
+  }
+}
+
+TEST(SyntheticRandom, RunSeedsDoNotShareChunks) {
+  // The executor folds the run seed into the key (name hash ^ mix64(seed)); a seed must not be
+  // able to trade places with the chunk index.
+  const std::uint64_t name = 99;
+  std::vector<float> seed1(2 * kSyntheticChunkValues), seed2(2 * kSyntheticChunkValues);
+  fill_uniform(seed1, name ^ mix64(1), 1.0);
+  fill_uniform(seed2, name ^ mix64(2), 1.0);
+  EXPECT_FALSE(std::equal(seed1.begin() + kSyntheticChunkValues, seed1.end(), seed2.begin()));
+  EXPECT_FALSE(std::equal(seed2.begin() + kSyntheticChunkValues, seed2.end(), seed1.begin()));
 }
 
 TEST(SyntheticRandom, UniformAndWholeNumbersStayInRange) {
@@ -76,6 +103,7 @@ TEST(SyntheticRandom, UniformAndWholeNumbersStayInRange) {
     ++counts[static_cast<std::size_t>(v)];
   }
   for (int c : counts) EXPECT_NEAR(c, static_cast<double>(whole.size()) / 10.0, 800.0);
+  EXPECT_THROW(fill_whole_numbers(whole, 3, 0), Error);
 }
 
 }  // namespace
