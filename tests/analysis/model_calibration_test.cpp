@@ -2,7 +2,6 @@
 #include "analysis/model_calibration.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include "analysis/run_profile.hpp"
 #include "ops/device.hpp"
 #include "sim/error.hpp"
+#include "tests/analysis/synthetic_run.hpp"
 #include "workloads/executor.hpp"
 #include "workloads/graph_source.hpp"
 #include "workloads/strategy.hpp"
@@ -23,20 +23,13 @@ namespace {
 
 class ModelCalibrationTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("wormsim_model_calibration_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::filesystem::path write(const std::string& name, const std::string& text) {
     const auto path = dir_ / name;
     std::ofstream(path) << text;
     return path;
   }
 
-  std::filesystem::path dir_;
+  testing::TempDir dir_{"model_calibration"};
 };
 
 const char* kCsv =

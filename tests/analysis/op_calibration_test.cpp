@@ -3,7 +3,6 @@
 #include "analysis/op_calibration.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,24 +13,15 @@
 #include "ops/isolated_run.hpp"
 #include "ops/op_registry.hpp"
 #include "sim/error.hpp"
+#include "tests/analysis/synthetic_run.hpp"
 
 namespace wormsim::analysis {
 namespace {
 
-const arch::DeviceSpec& n300() {
-  static const arch::DeviceSpec spec = arch::load_device_spec_by_name("n300");
-  return spec;
-}
+using testing::n300;
 
 class OpCalibrationTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("wormsim_op_calibration_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   std::filesystem::path write(const nlohmann::json& doc) {
     const auto path = dir_ / "refs.json";
     std::ofstream(path) << doc.dump();
@@ -47,7 +37,7 @@ class OpCalibrationTest : public ::testing::Test {
     return "";
   }
 
-  std::filesystem::path dir_;
+  testing::TempDir dir_{"op_calibration"};
 };
 
 // A small matmul every row below can use.
