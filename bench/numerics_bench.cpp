@@ -1,7 +1,10 @@
 // Speed of the numerics emulation. BM_QuantizeBf16 / BM_QuantizeBfp8: items_per_second =
 // values quantized per second on 1M values. BM_FidelityMatmul vs BM_PlainSgemm (1024^3):
 // items_per_second = FLOP/s (2*M*N*K), so their ratio is the cost of emulating fidelity phases
-// and Dst rounding on top of one plain BLAS sgemm.
+// and Dst rounding on top of one plain BLAS sgemm. BM_Pcc: a vit-base activation
+// ([8, 197, 768] in a [8, 224, 768] tile-padded buffer); items_per_second = logical values per
+// second, Arg 0 = gather both logical vectors then pcc() (what an op's PCC did before session
+// 12), Arg 1 = pcc() reading the padded buffers in place.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
@@ -12,6 +15,7 @@
 #include "ops/data_type.hpp"
 #include "ops/numerics/fidelity_matmul.hpp"
 #include "ops/numerics/number_formats.hpp"
+#include "ops/numerics/pcc.hpp"
 
 namespace {
 
@@ -59,6 +63,34 @@ void BM_QuantizeBfp8(benchmark::State& state) {
   state.SetLabel(state.range(0) == 0 ? "host" : "device packer");
 }
 BENCHMARK(BM_QuantizeBfp8)->Arg(0)->Arg(1);
+
+void BM_Pcc(benchmark::State& state) {
+  constexpr std::size_t kBatch = 8, kTokens = 197, kPaddedTokens = 224, kWidth = 768;
+  const numerics::PaddedShape shape{{1, kBatch, kTokens, kWidth},
+                                    {1, kBatch, kPaddedTokens, kWidth}};
+  const std::size_t padded = kBatch * kPaddedTokens * kWidth;
+  const std::vector<float> golden = random_values(padded, 3);
+  std::vector<float> calculated = random_values(padded, 4);
+  for (std::size_t i = 0; i < padded; ++i) calculated[i] = golden[i] + 0.01f * calculated[i];
+  auto logical = [&](const std::vector<float>& buffer) {
+    std::vector<float> out;
+    out.reserve(kBatch * kTokens * kWidth);
+    for (std::size_t b = 0; b < kBatch; ++b) {
+      const auto row = buffer.begin() + static_cast<std::ptrdiff_t>(b * kPaddedTokens * kWidth);
+      out.insert(out.end(), row, row + static_cast<std::ptrdiff_t>(kTokens * kWidth));
+    }
+    return out;
+  };
+  for (auto _ : state) {
+    const double r = state.range(0) == 0 ? numerics::pcc(logical(golden), logical(calculated))
+                                         : numerics::pcc(golden, calculated, shape);
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(state.iterations() *
+                          static_cast<std::int64_t>(kBatch * kTokens * kWidth));
+  state.SetLabel(state.range(0) == 0 ? "gathered copies" : "in place");
+}
+BENCHMARK(BM_Pcc)->Arg(0)->Arg(1)->UseRealTime();
 
 void set_matmul_flops(benchmark::State& state) {
   const auto n = static_cast<std::int64_t>(kMatmulDim);
