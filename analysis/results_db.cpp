@@ -8,6 +8,7 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "analysis/csv_table.hpp"
 #include "analysis/ops_perf_csv.hpp"
@@ -473,6 +474,11 @@ ResultsDb::ResultsDb(ResultsDb&&) noexcept = default;
 ResultsDb& ResultsDb::operator=(ResultsDb&&) noexcept = default;
 ResultsDb::~ResultsDb() = default;
 
+namespace {
+// How long open_for_write sleeps between attempts to switch a busy database to WAL.
+constexpr std::chrono::milliseconds kWalRetryInterval{5};
+}  // namespace
+
 ResultsDb ResultsDb::open_for_write(const std::filesystem::path& path,
                                     std::chrono::milliseconds busy_timeout) {
   // SQLite takes some short files that are not databases for empty ones and writes over them;
@@ -496,9 +502,21 @@ ResultsDb ResultsDb::open_for_write(const std::filesystem::path& path,
   sqlite3_extended_result_codes(db.get(), 0);
   sqlite3_busy_timeout(db.get(), static_cast<int>(busy_timeout.count()));
   const std::string waited = "waited " + std::to_string(busy_timeout.count()) + " ms";
-  // WAL lets readers run beside one writer; the busy timeout makes writers queue.
-  sqlite_exec(db.get(), results_file(path), "PRAGMA journal_mode=WAL",
-              "switching to WAL (" + waited + ")");
+  // WAL lets readers run beside one writer; the busy timeout makes writers queue. Switching to
+  // WAL needs an exclusive lock, and when another connection is taking its own lock on the same
+  // file at that moment SQLite answers SQLITE_BUSY at once instead of calling the busy handler
+  // (waiting could deadlock). Both had nothing else locked, so retrying is safe: it is retried
+  // until the busy timeout has passed (two processes opening a new database failed here).
+  const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+  for (;;) {
+    const int rc = sqlite3_exec(db.get(), "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) break;
+    const bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+    if (!busy || std::chrono::steady_clock::now() >= deadline) {
+      sqlite_fail(db.get(), rc, results_file(path), "switching to WAL (" + waited + ")");
+    }
+    std::this_thread::sleep_for(kWalRetryInterval);
+  }
   sqlite_exec(db.get(), results_file(path), "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
               "configuring it");
   ResultsDb result(path, std::move(db), false);
